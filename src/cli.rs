@@ -1,0 +1,239 @@
+//! The command line: clap definitions and the dispatch from a command to the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::plan::{default_input, Location, TransformPlan};
+use crate::sink::parquet::{Codec, WriterOptions};
+use crate::sink::publish::Staging;
+use crate::sink::rejects::{write_rejects, REJECTS_DIR};
+use crate::source::local::LocalSource;
+use crate::summary::RunSummary;
+use crate::{Error, Progress, Result};
+
+/// sparkify: Sparkify JSON logs and songs → star-schema Parquet → warehouse.
+#[derive(Debug, Parser)]
+#[command(name = "sparkify", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Config file (INI); default `dwh.cfg` when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bars, no summary table; errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole run: read JSON, build the star schema, write Parquet, load the target.
+    Etl(EtlArgs),
+    /// JSON → Parquet only.
+    Transform(TransformArgs),
+    /// Write deterministic synthetic Sparkify data in the real layout.
+    Generate(GenerateArgs),
+}
+
+/// Flags of `transform` (and the first half of `etl`).
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    /// Folder or s3://bucket/prefix holding song_data/ and log_data/ [default: the bundled sample]
+    #[arg(long, value_name = "DIR|S3")]
+    pub input: Option<String>,
+    /// Where the Parquet star schema goes.
+    #[arg(long, value_name = "DIR|S3", default_value = "warehouse")]
+    pub output: String,
+    /// Rejected records tolerated before the run fails and publishes nothing.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_bad_records: u64,
+    /// Parquet page compression (Redshift loads snappy).
+    #[arg(long, value_enum, default_value_t = Codec::Snappy)]
+    pub compression: Codec,
+    /// Rows per Parquet file before a new part starts.
+    #[arg(long, value_name = "N", default_value_t = WriterOptions::default().rows_per_file)]
+    pub rows_per_file: usize,
+    /// Print what would be read, written and executed; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `etl`.
+#[derive(Debug, Args)]
+pub struct EtlArgs {
+    /// Input, output and run flags.
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    /// Where to load: local (Parquet only), postgres://…, or redshift.
+    #[arg(long, default_value = "local")]
+    pub target: String,
+}
+
+/// Flags of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write song_data/ and log_data/ into.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Song files.
+    #[arg(long, default_value_t = 1000)]
+    pub songs: u64,
+    /// Log events (all pages).
+    #[arg(long, default_value_t = 10_000)]
+    pub events: u64,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of song plays that match a generated song.
+    #[arg(long, default_value_t = 0.5)]
+    pub match_rate: f64,
+    /// Days of logs, from 2018-11-01.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+}
+
+impl TransformArgs {
+    fn plan(&self) -> Result<TransformPlan> {
+        let input = match &self.input {
+            Some(i) => Location::parse(i),
+            None => Location::Local(default_input()),
+        };
+        TransformPlan {
+            input,
+            output: Location::parse(&self.output),
+            max_bad_records: self.max_bad_records,
+            writer: WriterOptions {
+                codec: self.compression,
+                rows_per_file: self.rows_per_file,
+                ..WriterOptions::default()
+            },
+        }
+        .validate()
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let _config = Config::load(cli.config.as_deref())?;
+    let progress = Progress::new(cli.quiet);
+    match &cli.command {
+        Command::Etl(args) => {
+            if args.target != "local" {
+                return Err(Error::Usage(format!(
+                    "--target {}: only `local` is supported by this build yet",
+                    redact_url(&args.target)
+                )));
+            }
+            transform_command(&args.transform, cli.quiet, &progress)
+        }
+        Command::Transform(args) => transform_command(args, cli.quiet, &progress),
+        Command::Generate(args) => generate_command(args, cli.quiet),
+    }
+}
+
+fn transform_command(args: &TransformArgs, quiet: bool, progress: &Progress) -> Result<i32> {
+    let plan = args.plan()?;
+    if args.dry_run {
+        println!("{plan}");
+        return Ok(0);
+    }
+    let summary = execute_transform(&plan, progress)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else if !quiet {
+        print!("{}", summary.render());
+    }
+    Ok(0)
+}
+
+/// Runs a transform plan: stage, check the rejects against the limit, publish.
+pub fn execute_transform(plan: &TransformPlan, progress: &Progress) -> Result<RunSummary> {
+    let (Location::Local(input), Location::Local(output)) = (&plan.input, &plan.output) else {
+        return Err(Error::Usage(
+            "S3 locations are not supported by this build yet".into(),
+        ));
+    };
+    let source = LocalSource::open(input)?;
+    let staging = Staging::new(output)?;
+    let options = crate::run::TransformOptions {
+        writer: plan.writer,
+    };
+    let (mut summary, rejects) =
+        crate::run::transform(&source, staging.path(), &options, progress)?;
+    let rejects_file = write_rejects(staging.path(), &rejects)?;
+    if summary.rejected > plan.max_bad_records {
+        let failed = output.with_file_name(format!(
+            "{}.failed",
+            output
+                .file_name()
+                .map_or_else(|| "output".into(), |n| n.to_string_lossy())
+        ));
+        for table in crate::schema::TABLES {
+            let _ = std::fs::remove_dir_all(staging.path().join(table.name));
+        }
+        let kept = staging.keep_as(&failed)?;
+        return Err(Error::TooManyRejects {
+            count: summary.rejected,
+            max: plan.max_bad_records,
+            first: rejects.first().map(|r| r.to_string()).unwrap_or_default(),
+            kept: kept.join(REJECTS_DIR).display().to_string(),
+        });
+    }
+    let published = staging.publish()?;
+    summary.output = published.display().to_string();
+    summary.rejects_file = rejects_file
+        .and_then(|f| f.file_name().map(|n| published.join(REJECTS_DIR).join(n)))
+        .map(|p| p.display().to_string());
+    Ok(summary)
+}
+
+fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
+    let options = crate::generate::GenerateOptions {
+        output: args.output.clone(),
+        songs: args.songs,
+        events: args.events,
+        seed: args.seed,
+        match_rate: args.match_rate,
+        days: args.days,
+    };
+    let s = crate::generate::generate(&options)?;
+    if !quiet {
+        println!(
+            "generated {} song files and {} log files ({} events, {} song plays, {} matching a song, {:.1} MB) in {}",
+            s.song_files,
+            s.log_files,
+            s.events,
+            s.next_song_events,
+            s.matched_events,
+            s.bytes as f64 / 1e6,
+            args.output.display()
+        );
+    }
+    Ok(0)
+}
+
+/// A connection string with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return url.to_string();
+    };
+    let slash = if rest.contains('/') { "/" } else { "" };
+    format!("{scheme}://{user}:***@{host}{slash}{tail}")
+}

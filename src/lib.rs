@@ -1,0 +1,81 @@
+//! # sparkify
+//!
+//! An ETL engine for the Sparkify music-streaming warehouse. The pipeline, one module per stage:
+//!
+//! ```text
+//! plan      flags + dwh.cfg + env → one validated plan        (cli, config, plan)
+//! source    list and read song_data/ and log_data/             (source: local folder, S3)
+//! parse     simd-json on reused buffers → typed records        (parse)
+//! transform star schema: songs, artists, songplays, users, time (transform, run)
+//! sink      Parquet per table, published atomically            (sink)
+//! ```
+//!
+//! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
+//! tests all read.
+
+pub mod cli;
+pub mod config;
+pub mod generate;
+pub mod parse;
+pub mod plan;
+pub mod progress;
+pub mod run;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod summary;
+pub mod transform;
+
+pub use progress::Progress;
+
+/// Everything that can stop a command, with what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading input failed.
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    /// Writing output failed.
+    #[error(transparent)]
+    Sink(#[from] sink::Error),
+    /// The configuration file or environment is wrong.
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    /// The flags do not make a valid plan.
+    #[error("{0}")]
+    Usage(String),
+    /// Building Arrow data failed (a bug, not a data problem).
+    #[error("internal Arrow error: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Generating synthetic data failed.
+    #[error(transparent)]
+    Generate(#[from] generate::Error),
+    /// More records were rejected than `--max-bad-records` allows.
+    #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
+    TooManyRejects {
+        /// Records rejected.
+        count: u64,
+        /// The limit.
+        max: u64,
+        /// The first reject, `file:line: reason`.
+        first: String,
+        /// Where the rejects were kept.
+        kept: String,
+    },
+    /// The Parquet writer thread stopped unexpectedly.
+    #[error("the Parquet writer stopped unexpectedly")]
+    WriterStopped,
+}
+
+impl Error {
+    /// The process exit code: 1 for a data verdict (too many bad records), 2 for usage, config, I/O
+    /// and connection errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::TooManyRejects { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

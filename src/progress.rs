@@ -1,0 +1,41 @@
+//! Progress bars on stderr, shown only on a terminal and never with `--quiet`.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Whether progress bars are drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    enabled: bool,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal and `quiet` is off.
+    pub fn new(quiet: bool) -> Self {
+        Self {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// No bars at all.
+    pub fn hidden() -> Self {
+        Self { enabled: false }
+    }
+
+    /// A bar counting `len` files for `stage`.
+    pub fn files(&self, stage: &str, len: u64) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        }
+        let bar = ProgressBar::new(len);
+        let style = ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {pos}/{len} files {msg} {elapsed}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(stage.to_string());
+        bar
+    }
+}

@@ -1,0 +1,365 @@
+//! The transform run: source → parse → transform → Parquet, streamed.
+//!
+//! Song files are parsed first and become the in-memory catalogue. Log files then stream through in
+//! input order: a reader thread fetches them into a bounded channel, rayon workers parse a group of
+//! files at a time (matching plays and giving them ids as they go), and a writer thread deduplicates
+//! the plays and encodes Parquet while the next group parses. Memory holds the catalogue, the users,
+//! the set of play ids and a few groups of files — never the whole input.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+use rayon::prelude::*;
+
+use crate::parse::event::parse_log;
+use crate::parse::song::parse_song_file;
+use crate::parse::{JsonParser, Reject};
+use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
+use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
+use crate::source::{Fetched, InputFile, Source};
+use crate::summary::{RunSummary, TableSummary};
+use crate::transform::dims::{CatalogBuilder, SongCatalog};
+use crate::transform::songplays::{Dedup, SongplayBuilder, SongplayChunk};
+use crate::transform::text::Truncations;
+use crate::transform::time::time_table;
+use crate::transform::users::UserTracker;
+use crate::{Error, Progress, Result};
+
+/// How a transform run behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransformOptions {
+    /// Parquet layout.
+    pub writer: WriterOptions,
+}
+
+/// Bytes of input parsed per group; bounds the memory of files in flight.
+const GROUP_BYTES: usize = 64 << 20;
+/// Files fetched ahead of the parsers.
+const READ_AHEAD: usize = 64;
+
+/// Reads `source`, builds the star schema and writes it as Parquet under `out`. Returns the summary
+/// and the rejected records (the caller decides whether their number fails the run).
+pub fn transform(
+    source: &dyn Source,
+    out: &Path,
+    options: &TransformOptions,
+    progress: &Progress,
+) -> Result<(RunSummary, Vec<Reject>)> {
+    let mut summary = RunSummary {
+        input: source.describe(),
+        output: out.display().to_string(),
+        ..RunSummary::default()
+    };
+    let mut rejects = Vec::new();
+    let mut cuts = Truncations::default();
+
+    let started = Instant::now();
+    let song_files = source.list("song_data")?;
+    let log_files = source.list("log_data")?;
+    if song_files.is_empty() && log_files.is_empty() {
+        return Err(crate::source::Error::Empty {
+            path: format!("{}/{{song_data,log_data}}", source.describe()),
+        }
+        .into());
+    }
+    summary.song_files = song_files.len() as u64;
+    summary.log_files = log_files.len() as u64;
+    summary
+        .stages
+        .push(("list".into(), started.elapsed().as_secs_f64()));
+
+    let started = Instant::now();
+    let catalog = read_catalog(
+        source,
+        &song_files,
+        progress,
+        &mut summary,
+        &mut rejects,
+        &mut cuts,
+    )?;
+    summary.duplicate_songs = catalog.duplicate_songs;
+    summary
+        .stages
+        .push(("songs".into(), started.elapsed().as_secs_f64()));
+
+    let started = Instant::now();
+    let mut tables = Vec::new();
+    for (table, batch) in [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)] {
+        tables.push(write_table(out, table, batch, options.writer)?);
+    }
+    let events = stream_events(source, &log_files, &catalog, out, options, progress)?;
+    summary.event_lines = events.lines;
+    summary.rejected_events = events.rejects.len() as u64;
+    summary.other_events = events.lines - events.song_plays - summary.rejected_events;
+    summary.duplicate_events = events.dedup.duplicates;
+    summary.matched_songplays = events.matched;
+    summary.input_bytes += events.bytes;
+    rejects.extend(events.rejects);
+    cuts.merge(&events.truncations);
+    let songplay_files = events.files;
+    let (users, user_cuts) = events.users.into_batch()?;
+    cuts.merge(&user_cuts);
+    tables.push(write_table(out, &USERS, &users, options.writer)?);
+    let time = time_table(events.dedup.into_start_times())?;
+    tables.push(write_table(out, &TIME, &time, options.writer)?);
+    tables.push(table_summary(&SONGPLAYS, &songplay_files));
+    summary
+        .stages
+        .push(("events".into(), started.elapsed().as_secs_f64()));
+
+    summary.rejected = rejects.len() as u64;
+    summary.truncated = cuts.0;
+    summary.tables = order_tables(tables);
+    Ok((summary, rejects))
+}
+
+/// Tables in the order users read them: the fact first, then the dimensions.
+fn order_tables(mut tables: Vec<TableSummary>) -> Vec<TableSummary> {
+    let rank = |name: &str| {
+        [&SONGPLAYS, &USERS, &SONGS, &ARTISTS, &TIME]
+            .iter()
+            .position(|t| t.name == name)
+    };
+    tables.sort_by_key(|t| rank(&t.name));
+    tables
+}
+
+fn table_summary(table: &Table, files: &[WrittenFile]) -> TableSummary {
+    TableSummary {
+        name: table.name.to_string(),
+        rows: files.iter().map(|f| f.rows).sum(),
+        files: files.len() as u64,
+        bytes: files.iter().map(|f| f.bytes).sum(),
+    }
+}
+
+fn write_table(
+    out: &Path,
+    table: &'static Table,
+    batch: &RecordBatch,
+    options: WriterOptions,
+) -> Result<TableSummary> {
+    let mut writer = TableWriter::new(out, table, options)?;
+    writer.write(batch)?;
+    Ok(table_summary(table, &writer.finish()?))
+}
+
+/// Runs `fetch` on a thread of its own and calls `consume` with groups of fetched files, in order.
+/// Files that cannot be decompressed are returned as rejects; other read errors stop the run.
+fn in_groups(
+    source: &dyn Source,
+    files: &[InputFile],
+    progress: &indicatif::ProgressBar,
+    mut consume: impl FnMut(Vec<Fetched>) -> Result<()>,
+) -> Result<Vec<Reject>> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel(READ_AHEAD);
+        scope.spawn(move || source.fetch(files, tx));
+        let mut unreadable = Vec::new();
+        let result = drain_groups(&rx, progress, &mut unreadable, &mut consume);
+        drop(rx); // stops the reader early on failure
+        result.map(|()| unreadable)
+    })
+}
+
+fn drain_groups(
+    rx: &Receiver<crate::source::Result<Fetched>>,
+    progress: &indicatif::ProgressBar,
+    unreadable: &mut Vec<Reject>,
+    consume: &mut impl FnMut(Vec<Fetched>) -> Result<()>,
+) -> Result<()> {
+    let threads = rayon::current_num_threads();
+    let mut group = Vec::new();
+    let mut group_bytes = 0;
+    let mut total_bytes = 0u64;
+    loop {
+        let next = rx.recv().ok();
+        let done = next.is_none();
+        if let Some(item) = next {
+            let fetched = match item {
+                Ok(fetched) => fetched,
+                Err(crate::source::Error::Gzip { path, source }) => {
+                    let reason = format!("cannot decompress: {source}");
+                    unreadable.push(Reject::new(&path, 0, reason, b""));
+                    progress.inc(1);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            group_bytes += fetched.bytes.len();
+            total_bytes += fetched.bytes.len() as u64;
+            progress.inc(1);
+            progress.set_message(format!("{:.1} MB", total_bytes as f64 / 1e6));
+            group.push(fetched);
+            let full = group_bytes >= GROUP_BYTES
+                || group.len() >= 4096
+                || (group.len() >= threads * 2 && group_bytes >= GROUP_BYTES / 8);
+            if !full {
+                continue;
+            }
+        }
+        if !group.is_empty() {
+            consume(std::mem::take(&mut group))?;
+            group_bytes = 0;
+        }
+        if done {
+            progress.finish_and_clear();
+            return Ok(());
+        }
+    }
+}
+
+fn read_catalog(
+    source: &dyn Source,
+    files: &[InputFile],
+    progress: &Progress,
+    summary: &mut RunSummary,
+    rejects: &mut Vec<Reject>,
+    cuts: &mut Truncations,
+) -> Result<SongCatalog> {
+    let bar = progress.files("songs", files.len() as u64);
+    let mut parts = Vec::new();
+    let unreadable = in_groups(source, files, &bar, |group| {
+        summary.input_bytes += group.iter().map(|f| f.bytes.len() as u64).sum::<u64>();
+        let folded: Vec<(CatalogBuilder, Vec<Reject>, u64)> = group
+            .into_par_iter()
+            .fold(
+                || {
+                    (
+                        JsonParser::default(),
+                        CatalogBuilder::default(),
+                        Vec::new(),
+                        0u64,
+                    )
+                },
+                |(mut parser, mut builder, mut rej, mut seen), mut f| {
+                    let mut object = 0u64;
+                    seen += parse_song_file(&mut parser, &f.name, &mut f.bytes, &mut rej, |song| {
+                        builder.push(song, ((f.index as u64) << 20) | object);
+                        object += 1;
+                    });
+                    (parser, builder, rej, seen)
+                },
+            )
+            .map(|(_, builder, rej, seen)| (builder, rej, seen))
+            .collect();
+        for (builder, mut rej, seen) in folded {
+            let (batch, c) = builder.finish()?;
+            parts.push(batch);
+            cuts.merge(&c);
+            summary.song_records += seen;
+            rejects.append(&mut rej);
+        }
+        Ok(())
+    })?;
+    summary.song_records += unreadable.len() as u64;
+    rejects.extend(unreadable);
+    rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(SongCatalog::build(parts)?)
+}
+
+/// What streaming the events produced.
+struct EventOutcome {
+    lines: u64,
+    song_plays: u64,
+    matched: u64,
+    bytes: u64,
+    rejects: Vec<Reject>,
+    users: UserTracker,
+    dedup: Dedup,
+    truncations: Truncations,
+    files: Vec<WrittenFile>,
+}
+
+/// One parsed log file.
+struct ParsedLog {
+    chunk: SongplayChunk,
+    rejects: Vec<Reject>,
+    lines: u64,
+    bytes: u64,
+}
+
+fn parse_log_file(
+    catalog: &SongCatalog,
+    parser: &mut JsonParser,
+    mut f: Fetched,
+) -> Result<ParsedLog, ArrowError> {
+    let bytes = f.bytes.len() as u64;
+    let mut builder = SongplayBuilder::new(catalog, (f.bytes.len() / 300).max(16));
+    let mut rejects = Vec::new();
+    let counts = parse_log(parser, &f.name, &mut f.bytes, &mut rejects, |ev| {
+        builder.add(ev)
+    });
+    Ok(ParsedLog {
+        chunk: builder.finish()?,
+        rejects,
+        lines: counts.lines,
+        bytes,
+    })
+}
+
+fn stream_events(
+    source: &dyn Source,
+    files: &[InputFile],
+    catalog: &SongCatalog,
+    out: &Path,
+    options: &TransformOptions,
+    progress: &Progress,
+) -> Result<EventOutcome> {
+    let bar = progress.files("events", files.len() as u64);
+    let mut writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<ParsedLog>>(2);
+        let write = scope.spawn(move || -> Result<EventOutcome> {
+            let mut o = EventOutcome {
+                lines: 0,
+                song_plays: 0,
+                matched: 0,
+                bytes: 0,
+                rejects: Vec::new(),
+                users: UserTracker::default(),
+                dedup: Dedup::default(),
+                truncations: Truncations::default(),
+                files: Vec::new(),
+            };
+            for group in rx {
+                for parsed in group {
+                    o.lines += parsed.lines;
+                    o.bytes += parsed.bytes;
+                    o.song_plays += parsed.chunk.batch.num_rows() as u64;
+                    o.matched += parsed.chunk.matched;
+                    o.rejects.extend(parsed.rejects);
+                    o.truncations.merge(&parsed.chunk.truncations);
+                    o.users.merge(parsed.chunk.users);
+                    let kept = o.dedup.filter(&parsed.chunk.batch)?;
+                    writer.write(&kept)?;
+                }
+            }
+            o.files = writer.finish()?;
+            Ok(o)
+        });
+        let parsed = in_groups(source, files, &bar, |group| {
+            let parsed: Vec<ParsedLog> = group
+                .into_par_iter()
+                .map_init(JsonParser::default, |parser, f| {
+                    parse_log_file(catalog, parser, f)
+                })
+                .collect::<Result<_, ArrowError>>()?;
+            tx.send(parsed).map_err(|_| Error::WriterStopped)
+        });
+        drop(tx);
+        let written = write.join().map_err(|_| Error::WriterStopped)?;
+        match (parsed, written) {
+            // The writer's own error explains a stopped writer better than the send failure.
+            (Err(Error::WriterStopped), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(unreadable), Ok(mut outcome)) => {
+                outcome.lines += unreadable.len() as u64;
+                outcome.rejects.extend(unreadable);
+                Ok(outcome)
+            }
+        }
+    })
+}

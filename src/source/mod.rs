@@ -1,0 +1,106 @@
+//! Where the JSON comes from: a local folder or an S3 prefix.
+//!
+//! A [`Source`] lists the files under `song_data/` or `log_data/` and streams their bytes, in listing
+//! order, into a bounded channel that the parse workers drain. Bounded means back-pressure: however
+//! large the input, only a few buffers are in flight at once.
+
+pub mod local;
+
+use std::sync::mpsc::SyncSender;
+
+/// Errors raised while listing or reading input.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input folder or one of its files could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The input holds no files where some were expected.
+    #[error("no .json or .json.gz files under {path}")]
+    Empty {
+        /// The folder or prefix that was listed.
+        path: String,
+    },
+    /// A `.json.gz` file is not valid gzip.
+    #[error("cannot decompress {path}: {source}")]
+    Gzip {
+        /// The file.
+        path: String,
+        /// The decoder error.
+        source: std::io::Error,
+    },
+    /// An S3 request failed (after retries).
+    #[error("S3 {op} s3://{bucket}/{key}: {message}")]
+    S3 {
+        /// The operation (`list`, `get`, `put`, …).
+        op: &'static str,
+        /// Bucket name.
+        bucket: String,
+        /// Key or prefix.
+        key: String,
+        /// What the service or the connection said.
+        message: String,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One input file, named relative to the input root with `/` separators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// Path relative to the input root, e.g. `log_data/2018/11/2018-11-01-events.json`.
+    pub name: String,
+    /// Size in bytes as listed (compressed size for `.gz`).
+    pub size: u64,
+}
+
+/// The bytes of one input file, decompressed.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Position of the file in the listing that was fetched.
+    pub index: usize,
+    /// The file's name, as in [`InputFile::name`].
+    pub name: String,
+    /// The file's content.
+    pub bytes: Vec<u8>,
+}
+
+/// A place input files are listed and read from.
+pub trait Source: Send + Sync {
+    /// A human-readable location, e.g. `data/` or `s3://bucket/prefix`.
+    fn describe(&self) -> String;
+
+    /// Lists every `.json` / `.json.gz` file under `dir` (`song_data` or `log_data`), recursively,
+    /// sorted by name. A missing `dir` is an empty list; a missing root is an error.
+    fn list(&self, dir: &str) -> Result<Vec<InputFile>>;
+
+    /// Reads `files` and sends them, in the given order, to `tx`. Stops early without error when the
+    /// receiver hangs up. Blocks until done; call it on a thread of its own.
+    fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
+}
+
+/// Whether a file name is input data (`.json`, or `.json.gz` to be decompressed).
+pub fn is_input_name(name: &str) -> bool {
+    name.ends_with(".json") || name.ends_with(".json.gz")
+}
+
+/// Decompresses `bytes` when `name` ends in `.gz`; returns them unchanged otherwise.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    if !name.ends_with(".gz") {
+        return Ok(bytes);
+    }
+    use std::io::Read;
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|source| Error::Gzip {
+            path: name.to_string(),
+            source,
+        })?;
+    Ok(out)
+}

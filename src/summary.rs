@@ -1,0 +1,141 @@
+//! Run accounting: what was read, kept, dropped and written, and how long each stage took.
+//!
+//! The identity `event lines = songplays + other events + duplicates + rejected` always holds and is
+//! printed, so no record can disappear unaccounted.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// One output table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// Table name.
+    pub name: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Everything a run did, for the summary table and `--json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    /// Where the input came from.
+    pub input: String,
+    /// Where the output went.
+    pub output: String,
+    /// Song files read.
+    pub song_files: u64,
+    /// Log files read.
+    pub log_files: u64,
+    /// Bytes of input read (decompressed).
+    pub input_bytes: u64,
+    /// Song records seen (accepted and rejected).
+    pub song_records: u64,
+    /// Song records that repeated a song id.
+    pub duplicate_songs: u64,
+    /// Non-blank log lines seen.
+    pub event_lines: u64,
+    /// Events that are not song plays (they still feed `users`).
+    pub other_events: u64,
+    /// Song plays that repeated an event already seen.
+    pub duplicate_events: u64,
+    /// Song plays matched to a catalogue song.
+    pub matched_songplays: u64,
+    /// Records rejected (songs and events).
+    pub rejected: u64,
+    /// Rejected log lines (part of `rejected`).
+    pub rejected_events: u64,
+    /// Text values cut to their column's byte width, per `table.column`.
+    pub truncated: BTreeMap<String, u64>,
+    /// Output tables.
+    pub tables: Vec<TableSummary>,
+    /// Seconds per stage, in order.
+    pub stages: Vec<(String, f64)>,
+    /// The rejects file, when there were rejects.
+    pub rejects_file: Option<String>,
+}
+
+impl RunSummary {
+    /// Rows written to `table`.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|t| t.name == table)
+            .map_or(0, |t| t.rows)
+    }
+
+    /// Whether every event line is accounted for.
+    pub fn accounting_holds(&self) -> bool {
+        self.event_lines
+            == self.rows("songplays")
+                + self.other_events
+                + self.duplicate_events
+                + self.rejected_events
+    }
+
+    /// The human-readable summary table.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "sparkify: {} -> {}", self.input, self.output);
+        let _ = writeln!(
+            s,
+            "{:<12} {:>12} {:>6} {:>12}",
+            "table", "rows", "files", "bytes"
+        );
+        for t in &self.tables {
+            let _ = writeln!(
+                s,
+                "{:<12} {:>12} {:>6} {:>12}",
+                t.name, t.rows, t.files, t.bytes
+            );
+        }
+        let _ = writeln!(
+            s,
+            "input: {} song files ({} records, {} duplicate song ids), {} log files, {:.1} MB",
+            self.song_files,
+            self.song_records,
+            self.duplicate_songs,
+            self.log_files,
+            self.input_bytes as f64 / 1e6
+        );
+        let _ = writeln!(
+            s,
+            "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}",
+            self.event_lines,
+            self.rows("songplays"),
+            self.other_events,
+            self.duplicate_events,
+            self.rejected_events,
+            if self.accounting_holds() {
+                ""
+            } else {
+                "  (MISMATCH)"
+            }
+        );
+        let _ = writeln!(
+            s,
+            "matched songplays: {}   rejected records: {}   truncated values: {}",
+            self.matched_songplays,
+            self.rejected,
+            self.truncated.values().sum::<u64>()
+        );
+        for (col, n) in &self.truncated {
+            let _ = writeln!(s, "  truncated {col}: {n}");
+        }
+        if let Some(f) = &self.rejects_file {
+            let _ = writeln!(s, "rejects: {f}");
+        }
+        let stages: Vec<String> = self
+            .stages
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.2}s"))
+            .collect();
+        let _ = writeln!(s, "time: {}", stages.join(", "));
+        s
+    }
+}

@@ -1,0 +1,270 @@
+//! The catalogue dimensions — `songs` and `artists` — and the index that matches plays to songs.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Float64Builder, Int32Builder, RecordBatch, StringArray,
+    UInt64Array, UInt64Builder,
+};
+use arrow::compute::{concat_batches, lexsort_to_indices, take, take_record_batch, SortColumn};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+
+use super::text::{TextColumn, Truncations};
+use crate::parse::song::Song;
+use crate::schema::{ARTISTS, SONGS};
+
+/// Largest difference between a play's `length` and a song's `duration` that still matches.
+pub const DURATION_TOLERANCE: f64 = 1e-6;
+
+/// Song records as parsed, in input order, before dedup. One per parse worker.
+pub struct CatalogBuilder {
+    song_id: TextColumn,
+    title: TextColumn,
+    artist_id: TextColumn,
+    year: Int32Builder,
+    duration: Float64Builder,
+    artist_name: TextColumn,
+    artist_location: TextColumn,
+    latitude: Float64Builder,
+    longitude: Float64Builder,
+    order: UInt64Builder,
+}
+
+impl Default for CatalogBuilder {
+    fn default() -> Self {
+        let rows = 1024;
+        Self {
+            song_id: TextColumn::new(&SONGS.columns[0], rows),
+            title: TextColumn::new(&SONGS.columns[1], rows),
+            artist_id: TextColumn::new(&SONGS.columns[2], rows),
+            year: Int32Builder::with_capacity(rows),
+            duration: Float64Builder::with_capacity(rows),
+            artist_name: TextColumn::new(&ARTISTS.columns[1], rows),
+            artist_location: TextColumn::new(&ARTISTS.columns[2], rows),
+            latitude: Float64Builder::with_capacity(rows),
+            longitude: Float64Builder::with_capacity(rows),
+            order: UInt64Builder::with_capacity(rows),
+        }
+    }
+}
+
+fn catalog_schema() -> SchemaRef {
+    let t = |n: &str| Field::new(n, DataType::Utf8, true);
+    let f = |n: &str| Field::new(n, DataType::Float64, true);
+    Arc::new(Schema::new(vec![
+        t("song_id"),
+        t("title"),
+        t("artist_id"),
+        Field::new("year", DataType::Int32, true),
+        f("duration"),
+        t("artist_name"),
+        t("artist_location"),
+        f("latitude"),
+        f("longitude"),
+        Field::new("order", DataType::UInt64, false),
+    ]))
+}
+
+impl CatalogBuilder {
+    /// Appends one song; `order` ranks it in input order (earlier files first).
+    pub fn push(&mut self, song: &Song<'_>, order: u64) {
+        self.song_id.append(Some(&song.song_id));
+        self.title.append(song.title.as_deref());
+        self.artist_id.append(Some(&song.artist_id));
+        self.year.append_option(song.year);
+        self.duration.append_option(song.duration);
+        self.artist_name.append(song.artist_name.as_deref());
+        self.artist_location.append(song.artist_location.as_deref());
+        self.latitude.append_option(song.artist_latitude);
+        self.longitude.append_option(song.artist_longitude);
+        self.order.append_value(order);
+    }
+
+    /// The rows so far as one batch, and the text cuts made.
+    pub fn finish(mut self) -> Result<(RecordBatch, Truncations), ArrowError> {
+        let mut cuts = Truncations::default();
+        cuts.add(SONGS.name, "song_id", self.song_id.cut);
+        cuts.add(SONGS.name, "title", self.title.cut);
+        cuts.add(SONGS.name, "artist_id", self.artist_id.cut);
+        cuts.add(ARTISTS.name, "name", self.artist_name.cut);
+        cuts.add(ARTISTS.name, "location", self.artist_location.cut);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.song_id.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.artist_id.finish()),
+            Arc::new(self.year.finish()),
+            Arc::new(self.duration.finish()),
+            Arc::new(self.artist_name.finish()),
+            Arc::new(self.artist_location.finish()),
+            Arc::new(self.latitude.finish()),
+            Arc::new(self.longitude.finish()),
+            Arc::new(self.order.finish()),
+        ];
+        Ok((RecordBatch::try_new(catalog_schema(), columns)?, cuts))
+    }
+}
+
+/// The deduplicated catalogue: the `songs` and `artists` tables and the play → song index.
+pub struct SongCatalog {
+    /// The `songs` table, sorted by `song_id`.
+    pub songs: RecordBatch,
+    /// The `artists` table, sorted by `artist_id`.
+    pub artists: RecordBatch,
+    /// Song records that repeated a `song_id` already seen (dropped).
+    pub duplicate_songs: u64,
+    index: SongIndex,
+}
+
+/// Finds the song a play refers to.
+struct SongIndex {
+    by_key: FxHashMap<u64, Vec<u32>>,
+    titles: StringArray,
+    names: StringArray,
+    durations: Float64Array,
+    song_ids: StringArray,
+    artist_ids: StringArray,
+}
+
+/// A matched song: its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SongMatch<'c> {
+    /// The song's id.
+    pub song_id: &'c str,
+    /// The song's artist id.
+    pub artist_id: &'c str,
+}
+
+fn key_hash(title: &str, artist: &str) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    h.write(title.as_bytes());
+    h.write_u8(0xff); // cannot occur in UTF-8: separates ("ab","c") from ("a","bc")
+    h.write(artist.as_bytes());
+    h.finish()
+}
+
+impl SongCatalog {
+    /// Builds the catalogue from the parse workers' batches: one row per `song_id` (the first in input
+    /// order), and one artist per `artist_id` taken from its smallest `song_id`.
+    pub fn build(parts: Vec<RecordBatch>) -> Result<Self, ArrowError> {
+        let all = concat_batches(&catalog_schema(), &parts)?;
+        drop(parts);
+        let sorted = sort_by(&all, &[0, 9])?;
+        let keep = first_of_runs(str_col(&sorted, 0));
+        let duplicate_songs = (sorted.num_rows() - keep.len()) as u64;
+        let unique = take_record_batch(&sorted, &UInt64Array::from(keep))?;
+
+        let songs = RecordBatch::try_new(
+            SONGS.arrow_schema(),
+            [0, 1, 2, 3, 4]
+                .iter()
+                .map(|&i| unique.column(i).clone())
+                .collect(),
+        )?;
+
+        let mut seen = FxHashSet::default();
+        let artist_ids = str_col(&unique, 2);
+        let first_song_rows: Vec<u64> = (0..unique.num_rows())
+            .filter(|&i| seen.insert(artist_ids.value(i)))
+            .map(|i| i as u64)
+            .collect();
+        let artist_rows = take_record_batch(&unique, &UInt64Array::from(first_song_rows))?;
+        let artist_rows = sort_by(&artist_rows, &[2])?;
+        let artists = RecordBatch::try_new(
+            ARTISTS.arrow_schema(),
+            [2, 5, 6, 7, 8]
+                .iter()
+                .map(|&i| artist_rows.column(i).clone())
+                .collect(),
+        )?;
+
+        let index = SongIndex::new(&unique);
+        Ok(Self {
+            songs,
+            artists,
+            duplicate_songs,
+            index,
+        })
+    }
+
+    /// The song with this title, artist name and a duration within [`DURATION_TOLERANCE`] of
+    /// `length`; the smallest `song_id` when several match.
+    pub fn find(&self, title: &str, artist: &str, length: f64) -> Option<SongMatch<'_>> {
+        let ix = &self.index;
+        let rows = ix.by_key.get(&key_hash(title, artist))?;
+        rows.iter().map(|&r| r as usize).find_map(|r| {
+            let hit = ix.titles.value(r) == title
+                && ix.names.value(r) == artist
+                && ix.durations.is_valid(r)
+                && (ix.durations.value(r) - length).abs() < DURATION_TOLERANCE;
+            hit.then(|| SongMatch {
+                song_id: ix.song_ids.value(r),
+                artist_id: ix.artist_ids.value(r),
+            })
+        })
+    }
+}
+
+impl SongIndex {
+    /// Indexes `unique` (catalogue rows sorted by `song_id`), so candidates come out smallest first.
+    fn new(unique: &RecordBatch) -> Self {
+        let titles = str_col(unique, 1).clone();
+        let names = str_col(unique, 5).clone();
+        let mut by_key: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+        for r in 0..unique.num_rows() {
+            if titles.is_valid(r) && names.is_valid(r) {
+                by_key
+                    .entry(key_hash(titles.value(r), names.value(r)))
+                    .or_default()
+                    .push(r as u32);
+            }
+        }
+        let durations = unique
+            .column(4)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .cloned()
+            .unwrap_or_else(|| Float64Array::new_null(unique.num_rows()));
+        Self {
+            by_key,
+            titles,
+            names,
+            durations,
+            song_ids: str_col(unique, 0).clone(),
+            artist_ids: str_col(unique, 2).clone(),
+        }
+    }
+}
+
+/// The string column `i` of a catalogue batch (always Utf8 by construction).
+fn str_col(batch: &RecordBatch, i: usize) -> &StringArray {
+    arrow::array::as_string_array(batch.column(i))
+}
+
+/// Sorts `batch` by the given columns, ascending, nulls first.
+pub(crate) fn sort_by(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch, ArrowError> {
+    let sort: Vec<SortColumn> = columns
+        .iter()
+        .map(|&i| SortColumn {
+            values: batch.column(i).clone(),
+            options: None,
+        })
+        .collect();
+    let indices = lexsort_to_indices(&sort, None)?;
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &indices, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
+/// Row indices of the first row of each run of equal values in a sorted string column.
+fn first_of_runs(values: &StringArray) -> Vec<u64> {
+    (0..values.len())
+        .filter(|&i| i == 0 || values.value(i) != values.value(i - 1))
+        .map(|i| i as u64)
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! The star-schema rules: parsed records → `songs`, `artists`, `songplays`, `users`, `time`.
+//!
+//! The catalogue is small and built first, fully in memory ([`dims::SongCatalog`]), so that events can
+//! then stream through file by file: each file's plays are matched and given their ids by a
+//! [`songplays::SongplayBuilder`] on a parse worker, and deduplicated in input order by
+//! [`songplays::Dedup`] before being written.
+
+pub mod dims;
+pub mod id;
+pub mod songplays;
+pub mod text;
+pub mod time;
+pub mod users;

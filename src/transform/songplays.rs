@@ -1,0 +1,181 @@
+//! The `songplays` fact: one row per `NextSong` event, matched to the catalogue, with its
+//! deterministic id; exact duplicates collapse.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
+};
+use arrow::compute::filter_record_batch;
+use arrow::error::ArrowError;
+use rustc_hash::FxHashSet;
+
+use super::dims::SongCatalog;
+use super::id::songplay_id;
+use super::text::{TextColumn, Truncations};
+use super::users::UserTracker;
+use crate::parse::event::Event;
+use crate::schema::SONGPLAYS;
+
+/// Reject reason for a song play that names no user.
+pub const NO_USER: &str = "NextSong event without a user (`userId` empty or missing)";
+
+/// Builds the songplays rows of one input file, and tracks its users' latest events.
+pub struct SongplayBuilder<'c> {
+    catalog: &'c SongCatalog,
+    ids: Vec<i64>,
+    start_time: Vec<i64>,
+    user_id: Vec<i32>,
+    level: TextColumn,
+    song_id: TextColumn,
+    artist_id: TextColumn,
+    session_id: Vec<i32>,
+    location: TextColumn,
+    user_agent: TextColumn,
+    users: UserTracker,
+    matched: u64,
+}
+
+/// The songplays of one input file and what it taught about users.
+pub struct SongplayChunk {
+    /// Songplays rows, in file order (not yet deduplicated across files).
+    pub batch: RecordBatch,
+    /// Latest event per user in this file.
+    pub users: UserTracker,
+    /// Rows matched to a song.
+    pub matched: u64,
+    /// Text cut to fit its column.
+    pub truncations: Truncations,
+}
+
+impl<'c> SongplayBuilder<'c> {
+    /// A builder matching plays against `catalog`, pre-sized for `rows`.
+    pub fn new(catalog: &'c SongCatalog, rows: usize) -> Self {
+        let c = SONGPLAYS.columns;
+        Self {
+            catalog,
+            ids: Vec::with_capacity(rows),
+            start_time: Vec::with_capacity(rows),
+            user_id: Vec::with_capacity(rows),
+            level: TextColumn::new(&c[3], rows),
+            song_id: TextColumn::new(&c[4], rows),
+            artist_id: TextColumn::new(&c[5], rows),
+            session_id: Vec::with_capacity(rows),
+            location: TextColumn::new(&c[7], rows),
+            user_agent: TextColumn::new(&c[8], rows),
+            users: UserTracker::default(),
+            matched: 0,
+        }
+    }
+
+    /// Takes one event: every event with a user updates `users`; a song play becomes a row.
+    /// A song play without a user is refused with a reason (it becomes a reject).
+    pub fn add(&mut self, ev: &Event<'_>) -> Result<(), String> {
+        if let Some(user) = ev.user_id {
+            self.users.observe(user, ev);
+        }
+        if !ev.is_song_play() {
+            return Ok(());
+        }
+        let user = ev.user_id.ok_or(NO_USER)?;
+        self.ids
+            .push(songplay_id(ev.ts, user, ev.session_id, ev.item_in_session));
+        self.start_time.push(ev.ts * 1000);
+        self.user_id.push(user);
+        self.level.append(ev.level.as_deref());
+        let hit = match (&ev.song, &ev.artist, ev.length) {
+            (Some(song), Some(artist), Some(length)) => self.catalog.find(song, artist, length),
+            _ => None,
+        };
+        self.matched += u64::from(hit.is_some());
+        self.song_id.append(hit.map(|m| m.song_id));
+        self.artist_id.append(hit.map(|m| m.artist_id));
+        self.session_id.push(ev.session_id);
+        self.location.append(ev.location.as_deref());
+        self.user_agent.append(ev.user_agent.as_deref());
+        Ok(())
+    }
+
+    /// The finished rows of this file.
+    pub fn finish(mut self) -> Result<SongplayChunk, ArrowError> {
+        let mut truncations = Truncations::default();
+        let c = SONGPLAYS.columns;
+        for (i, col) in [
+            (3, &self.level),
+            (4, &self.song_id),
+            (5, &self.artist_id),
+            (7, &self.location),
+            (8, &self.user_agent),
+        ] {
+            truncations.add(SONGPLAYS.name, c[i].name, col.cut);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(self.ids)),
+            Arc::new(TimestampMicrosecondArray::from(self.start_time)),
+            Arc::new(Int32Array::from(self.user_id)),
+            Arc::new(self.level.finish()),
+            Arc::new(self.song_id.finish()),
+            Arc::new(self.artist_id.finish()),
+            Arc::new(Int32Array::from(self.session_id)),
+            Arc::new(self.location.finish()),
+            Arc::new(self.user_agent.finish()),
+        ];
+        Ok(SongplayChunk {
+            batch: RecordBatch::try_new(SONGPLAYS.arrow_schema(), columns)?,
+            users: self.users,
+            matched: self.matched,
+            truncations,
+        })
+    }
+}
+
+/// Drops songplays whose id was already seen in this run (exact duplicate events), and collects the
+/// distinct start times for the `time` table.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    seen: FxHashSet<i64>,
+    start_times: FxHashSet<i64>,
+    /// Rows dropped as duplicates.
+    pub duplicates: u64,
+}
+
+impl Dedup {
+    /// The rows of `batch` not seen before.
+    pub fn filter(&mut self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| ArrowError::SchemaError("songplay_id is not BIGINT".into()))?;
+        let starts = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| ArrowError::SchemaError("start_time is not TIMESTAMP".into()))?;
+        let mut dropped = 0u64;
+        let keep: BooleanArray = ids
+            .values()
+            .iter()
+            .zip(starts.values().iter())
+            .map(|(&id, &start)| {
+                let new = self.seen.insert(id);
+                if new {
+                    self.start_times.insert(start);
+                } else {
+                    dropped += 1;
+                }
+                Some(new)
+            })
+            .collect();
+        self.duplicates += dropped;
+        if dropped == 0 {
+            return Ok(batch.clone());
+        }
+        filter_record_batch(batch, &keep)
+    }
+
+    /// The distinct start times kept, for the `time` table.
+    pub fn into_start_times(self) -> FxHashSet<i64> {
+        self.start_times
+    }
+}
