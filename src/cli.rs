@@ -5,12 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use crate::plan::{default_input, Location, TransformPlan};
+use crate::etl::execute_transform;
+use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
-use crate::sink::publish::Staging;
-use crate::sink::rejects::{write_rejects, REJECTS_DIR};
-use crate::source::local::LocalSource;
-use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 
 /// sparkify: Sparkify JSON logs and songs → star-schema Parquet → warehouse.
@@ -66,6 +63,9 @@ pub struct TransformArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// S3 requests in flight at once (many small song objects want many).
+    #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY)]
+    pub s3_concurrency: usize,
 }
 
 /// Flags of `etl`.
@@ -103,10 +103,13 @@ pub struct GenerateArgs {
 }
 
 impl TransformArgs {
-    fn plan(&self) -> Result<TransformPlan> {
+    fn plan(&self, config: &Config) -> Result<TransformPlan> {
         let input = match &self.input {
             Some(i) => Location::parse(i),
-            None => Location::Local(default_input()),
+            None => match config_input(config)? {
+                Some(root) => Location::S3(root),
+                None => Location::Local(default_input()),
+            },
         };
         TransformPlan {
             input,
@@ -117,14 +120,45 @@ impl TransformArgs {
                 rows_per_file: self.rows_per_file,
                 ..WriterOptions::default()
             },
+            s3: S3Options {
+                region: config.get("S3", "REGION"),
+                concurrency: self.s3_concurrency,
+            },
         }
         .validate()
     }
 }
 
+/// The input root named by `[S3] SONG_DATA` and `LOG_DATA`, which must be `<root>/song_data` and
+/// `<root>/log_data`; `None` when the config names neither.
+fn config_input(config: &Config) -> Result<Option<String>> {
+    let (songs, logs) = (config.get("S3", "SONG_DATA"), config.get("S3", "LOG_DATA"));
+    let (songs, logs) = match (songs, logs) {
+        (None, None) => return Ok(None),
+        (Some(s), Some(l)) => (s, l),
+        (None, Some(_)) => return Err(config.require("S3", "SONG_DATA").unwrap_err().into()),
+        (Some(_), None) => return Err(config.require("S3", "LOG_DATA").unwrap_err().into()),
+    };
+    let root = |url: &str, dir: &str| {
+        url.trim_end_matches('/')
+            .strip_suffix(dir)
+            .map(str::to_string)
+    };
+    match (root(&songs, "/song_data"), root(&logs, "/log_data")) {
+        (Some(a), Some(b)) if a == b => Ok(Some(a)),
+        _ => Err(config
+            .invalid(
+                "S3",
+                "SONG_DATA",
+                "SONG_DATA and LOG_DATA must be <root>/song_data and <root>/log_data of one root",
+            )
+            .into()),
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let _config = Config::load(cli.config.as_deref())?;
+    let config = Config::load(cli.config.as_deref())?;
     let progress = Progress::new(cli.quiet);
     match &cli.command {
         Command::Etl(args) => {
@@ -134,15 +168,20 @@ pub fn run(cli: Cli) -> Result<i32> {
                     redact_url(&args.target)
                 )));
             }
-            transform_command(&args.transform, cli.quiet, &progress)
+            transform_command(&args.transform, &config, cli.quiet, &progress)
         }
-        Command::Transform(args) => transform_command(args, cli.quiet, &progress),
+        Command::Transform(args) => transform_command(args, &config, cli.quiet, &progress),
         Command::Generate(args) => generate_command(args, cli.quiet),
     }
 }
 
-fn transform_command(args: &TransformArgs, quiet: bool, progress: &Progress) -> Result<i32> {
-    let plan = args.plan()?;
+fn transform_command(
+    args: &TransformArgs,
+    config: &Config,
+    quiet: bool,
+    progress: &Progress,
+) -> Result<i32> {
+    let plan = args.plan(config)?;
     if args.dry_run {
         println!("{plan}");
         return Ok(0);
@@ -154,47 +193,6 @@ fn transform_command(args: &TransformArgs, quiet: bool, progress: &Progress) -> 
         print!("{}", summary.render());
     }
     Ok(0)
-}
-
-/// Runs a transform plan: stage, check the rejects against the limit, publish.
-pub fn execute_transform(plan: &TransformPlan, progress: &Progress) -> Result<RunSummary> {
-    let (Location::Local(input), Location::Local(output)) = (&plan.input, &plan.output) else {
-        return Err(Error::Usage(
-            "S3 locations are not supported by this build yet".into(),
-        ));
-    };
-    let source = LocalSource::open(input)?;
-    let staging = Staging::new(output)?;
-    let options = crate::run::TransformOptions {
-        writer: plan.writer,
-    };
-    let (mut summary, rejects) =
-        crate::run::transform(&source, staging.path(), &options, progress)?;
-    let rejects_file = write_rejects(staging.path(), &rejects)?;
-    if summary.rejected > plan.max_bad_records {
-        let failed = output.with_file_name(format!(
-            "{}.failed",
-            output
-                .file_name()
-                .map_or_else(|| "output".into(), |n| n.to_string_lossy())
-        ));
-        for table in crate::schema::TABLES {
-            let _ = std::fs::remove_dir_all(staging.path().join(table.name));
-        }
-        let kept = staging.keep_as(&failed)?;
-        return Err(Error::TooManyRejects {
-            count: summary.rejected,
-            max: plan.max_bad_records,
-            first: rejects.first().map(|r| r.to_string()).unwrap_or_default(),
-            kept: kept.join(REJECTS_DIR).display().to_string(),
-        });
-    }
-    let published = staging.publish()?;
-    summary.output = published.display().to_string();
-    summary.rejects_file = rejects_file
-        .and_then(|f| f.file_name().map(|n| published.join(REJECTS_DIR).join(n)))
-        .map(|p| p.display().to_string());
-    Ok(summary)
 }
 
 fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {

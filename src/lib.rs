@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod etl;
 pub mod generate;
 pub mod parse;
 pub mod plan;
@@ -37,6 +38,9 @@ pub enum Error {
     /// Writing output failed.
     #[error(transparent)]
     Sink(#[from] sink::Error),
+    /// Publishing output to S3 failed.
+    #[error(transparent)]
+    Publish(#[from] sink::s3::PublishError),
     /// The configuration file or environment is wrong.
     #[error(transparent)]
     Config(#[from] config::Error),

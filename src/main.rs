@@ -5,11 +5,12 @@ use sparkify::cli::{run, Cli};
 
 fn main() {
     let cli = Cli::parse();
+    // sparkify's own messages at the chosen level; libraries (the AWS SDK, …) only when they fail.
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
+        (false, 0) => "error,sparkify=warn",
+        (false, 1) => "warn,sparkify=info",
+        _ => "info,sparkify=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SPARKIFY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));

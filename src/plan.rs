@@ -59,6 +59,17 @@ pub struct TransformPlan {
     pub max_bad_records: u64,
     /// Parquet layout.
     pub writer: WriterOptions,
+    /// How S3 is reached.
+    pub s3: S3Options,
+}
+
+/// S3 access settings of a plan (credentials and endpoint come from the standard AWS chain).
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Region, from `[S3] REGION`; `None` uses the AWS chain.
+    pub region: Option<String>,
+    /// S3 requests in flight at once.
+    pub concurrency: usize,
 }
 
 impl TransformPlan {
@@ -80,10 +91,12 @@ impl TransformPlan {
         }
         for loc in [&self.input, &self.output] {
             if let Location::S3(url) = loc {
-                return Err(Error::Usage(format!(
-                    "{url}: S3 locations are not supported by this build yet"
-                )));
+                crate::source::s3::S3Location::parse(url)
+                    .map_err(|e| Error::Usage(e.to_string()))?;
             }
+        }
+        if self.s3.concurrency == 0 {
+            return Err(Error::Usage("--s3-concurrency must be at least 1".into()));
         }
         Ok(self)
     }
@@ -98,11 +111,25 @@ impl fmt::Display for TransformPlan {
             "write:     {}/{{songplays,users,songs,artists,time}}/part-NNNNN.parquet ({:?}, up to {} rows per file), {}/_rejects/",
             self.output, self.writer.codec, self.writer.rows_per_file, self.output
         )?;
-        writeln!(
-            f,
-            "publish:   atomically replace {} when the run succeeds",
-            self.output
-        )?;
+        match &self.output {
+            Location::Local(dir) => writeln!(
+                f,
+                "publish:   atomically replace {} when the run succeeds",
+                dir.display()
+            )?,
+            Location::S3(url) => writeln!(
+                f,
+                "publish:   upload to {url}/runs/<run-id>/, write COPY manifests, then point {url}/_latest at the run"
+            )?,
+        }
+        if matches!(self.input, Location::S3(_)) || matches!(self.output, Location::S3(_)) {
+            writeln!(
+                f,
+                "s3:        region {}, {} requests in flight; endpoint and credentials from the AWS chain",
+                self.s3.region.as_deref().unwrap_or("from the AWS chain"),
+                self.s3.concurrency
+            )?;
+        }
         write!(
             f,
             "bad input: fail past {} rejected records",

@@ -6,6 +6,7 @@
 pub mod parquet;
 pub mod publish;
 pub mod rejects;
+pub mod s3;
 
 use std::path::PathBuf;
 

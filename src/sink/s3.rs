@@ -128,6 +128,9 @@ pub struct LatestTable {
     pub files: usize,
     /// Total size of the Parquet files in bytes.
     pub bytes: u64,
+    /// Row count, when the publisher was told it ([`PublishOptions::rows`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 /// The run pointer `_latest`: which run is published and where its manifests are.
@@ -194,6 +197,8 @@ pub struct PublishOptions {
     pub multipart_threshold: u64,
     /// Part size of multipart uploads (S3 requires at least 5 MiB).
     pub part_size: u64,
+    /// Row counts per table, recorded in `_latest` so that a loader can check what it loaded.
+    pub rows: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for PublishOptions {
@@ -202,6 +207,7 @@ impl Default for PublishOptions {
             concurrency: 16,
             multipart_threshold: MULTIPART_THRESHOLD,
             part_size: PART_SIZE,
+            rows: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -678,6 +684,7 @@ pub async fn publish_to_s3_with(
             manifest_key: key.clone(),
             files: table.files.len(),
             bytes: table.files.iter().map(|f| f.2).sum(),
+            rows: options.rows.get(&table.name).copied(),
         });
         manifest_jobs
             .push(async move { put_bytes(client, bucket, &key, body, "application/json").await });

@@ -5,6 +5,7 @@
 //! large the input, only a few buffers are in flight at once.
 
 pub mod local;
+pub mod s3;
 
 use std::sync::mpsc::SyncSender;
 

@@ -1,6 +1,8 @@
 //! Shared test harness: the binary, temp dirs, the real data, reading Parquet back.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
