@@ -6,8 +6,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::etl::execute_transform;
+use crate::plan::Target;
 use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
+use crate::warehouse::{load_postgres, load_summary, WriteMode};
 use crate::{Error, Progress, Result};
 
 /// sparkify: Sparkify JSON logs and songs → star-schema Parquet → warehouse.
@@ -35,8 +37,64 @@ pub enum Command {
     Etl(EtlArgs),
     /// JSON → Parquet only.
     Transform(TransformArgs),
+    /// Parquet star schema (from `transform`) → warehouse.
+    Load(LoadArgs),
+    /// Create the star-schema tables in the target (idempotent).
+    CreateTables(TargetArgs),
+    /// Drop the star-schema tables from the target (idempotent).
+    DropTables(TargetArgs),
     /// Write deterministic synthetic Sparkify data in the real layout.
     Generate(GenerateArgs),
+}
+
+/// How to reach a warehouse.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Where to load: local (Parquet only), postgres://user[:pass]@host[:port]/db[?sslmode=…], or
+    /// redshift. A postgres URL without a password uses PGPASSWORD.
+    #[arg(long, default_value = "local")]
+    pub target: String,
+    /// Allow a connection without TLS to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Print what would be executed; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How loaded rows combine with the warehouse's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WriteArg {
+    /// Upsert by key; a user keeps the level of their newest event (incremental runs).
+    Merge,
+    /// Every table ends up holding exactly this run's rows (full backfill).
+    Replace,
+}
+
+impl From<WriteArg> for WriteMode {
+    fn from(w: WriteArg) -> Self {
+        match w {
+            WriteArg::Merge => WriteMode::Merge,
+            WriteArg::Replace => WriteMode::Replace,
+        }
+    }
+}
+
+/// Flags of `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Folder holding the Parquet star schema.
+    #[arg(long, value_name = "DIR", default_value = "warehouse")]
+    pub input: PathBuf,
+    /// Target and connection flags.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Merge (default) or replace.
+    #[arg(long, value_enum, default_value_t = WriteArg::Merge)]
+    pub write: WriteArg,
+    /// Print the load summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `transform` (and the first half of `etl`).
@@ -74,9 +132,16 @@ pub struct EtlArgs {
     /// Input, output and run flags.
     #[command(flatten)]
     pub transform: TransformArgs,
-    /// Where to load: local (Parquet only), postgres://…, or redshift.
+    /// Where to load: local (Parquet only), postgres://user[:pass]@host[:port]/db[?sslmode=…], or
+    /// redshift. A postgres URL without a password uses PGPASSWORD.
     #[arg(long, default_value = "local")]
     pub target: String,
+    /// Allow a connection without TLS to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Merge (default) or replace.
+    #[arg(long, value_enum, default_value_t = WriteArg::Merge)]
+    pub write: WriteArg,
 }
 
 /// Flags of `generate`.
@@ -162,36 +227,122 @@ pub fn run(cli: Cli) -> Result<i32> {
     let progress = Progress::new(cli.quiet);
     match &cli.command {
         Command::Etl(args) => {
-            if args.target != "local" {
-                return Err(Error::Usage(format!(
-                    "--target {}: only `local` is supported by this build yet",
-                    redact_url(&args.target)
-                )));
+            let target = Target::parse(&args.target, args.allow_insecure)?;
+            let plan = args.transform.plan(&config)?;
+            let mode = WriteMode::from(args.write);
+            if args.transform.dry_run {
+                println!("{plan}");
+                println!("load:      {}", describe_load(&target, mode)?);
+                return Ok(0);
             }
-            transform_command(&args.transform, &config, cli.quiet, &progress)
+            let summary = execute_transform(&plan, &progress, |staged, summary| match &target {
+                Target::Local => Ok(()),
+                Target::Postgres(pg) => {
+                    let report = load_postgres(pg, staged, mode)?;
+                    summary.load = Some(load_summary(pg, &report));
+                    Ok(())
+                }
+                Target::Redshift => Err(redshift_unavailable()),
+            })?;
+            print_summary(&summary, args.transform.json, cli.quiet);
+            Ok(0)
         }
-        Command::Transform(args) => transform_command(args, &config, cli.quiet, &progress),
+        Command::Transform(args) => {
+            let plan = args.plan(&config)?;
+            if args.dry_run {
+                println!("{plan}");
+                return Ok(0);
+            }
+            let summary = execute_transform(&plan, &progress, |_, _| Ok(()))?;
+            print_summary(&summary, args.json, cli.quiet);
+            Ok(0)
+        }
+        Command::Load(args) => load_command(args, cli.quiet),
+        Command::CreateTables(args) => ddl_command(args, true),
+        Command::DropTables(args) => ddl_command(args, false),
         Command::Generate(args) => generate_command(args, cli.quiet),
     }
 }
 
-fn transform_command(
-    args: &TransformArgs,
-    config: &Config,
-    quiet: bool,
-    progress: &Progress,
-) -> Result<i32> {
-    let plan = args.plan(config)?;
-    if args.dry_run {
-        println!("{plan}");
-        return Ok(0);
-    }
-    let summary = execute_transform(&plan, progress)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+fn redshift_unavailable() -> Error {
+    Error::Usage("--target redshift is not supported by this build yet".into())
+}
+
+/// What a load will do, for `--dry-run`.
+fn describe_load(target: &Target, mode: WriteMode) -> Result<String> {
+    Ok(match target {
+        Target::Local => "none (--target local)".into(),
+        Target::Postgres(pg) => format!(
+            "{pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction",
+            match mode {
+                WriteMode::Merge => "DELETE matching keys + INSERT",
+                WriteMode::Replace => "DELETE all + INSERT",
+            }
+        ),
+        Target::Redshift => return Err(redshift_unavailable()),
+    })
+}
+
+fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) {
+    if json {
+        println!("{}", serde_json::to_string(summary).unwrap_or_default());
     } else if !quiet {
         print!("{}", summary.render());
     }
+}
+
+fn load_command(args: &LoadArgs, quiet: bool) -> Result<i32> {
+    let target = Target::parse(&args.target.target, args.target.allow_insecure)?;
+    let mode = WriteMode::from(args.write);
+    if args.target.dry_run {
+        println!(
+            "read:      {}/{{songplays,users,songs,artists,time}}/*.parquet",
+            args.input.display()
+        );
+        println!("load:      {}", describe_load(&target, mode)?);
+        return Ok(0);
+    }
+    let load = match &target {
+        Target::Local => {
+            return Err(Error::Usage(
+                "load needs --target postgres://… or redshift".into(),
+            ))
+        }
+        Target::Postgres(pg) => load_summary(pg, &load_postgres(pg, &args.input, mode)?),
+        Target::Redshift => return Err(redshift_unavailable()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&load).unwrap_or_default());
+    } else if !quiet {
+        print!("{}", load.render());
+    }
+    Ok(0)
+}
+
+fn ddl_command(args: &TargetArgs, create: bool) -> Result<i32> {
+    let target = Target::parse(&args.target, args.allow_insecure)?;
+    let Target::Postgres(pg) = &target else {
+        return match target {
+            Target::Redshift => Err(redshift_unavailable()),
+            _ => Err(Error::Usage(
+                "this command needs --target postgres://… or redshift".into(),
+            )),
+        };
+    };
+    if args.dry_run {
+        let sql = crate::warehouse::sql::Sql::new(crate::warehouse::sql::Dialect::Postgres, None);
+        println!("-- on {pg}");
+        let statements = if create {
+            sql.create_tables()
+        } else {
+            sql.drop_tables()
+        };
+        for statement in statements {
+            println!("{};", statement.trim_end().trim_end_matches(';'));
+        }
+        return Ok(0);
+    }
+    crate::warehouse::ddl_postgres(pg, create)?;
     Ok(0)
 }
 

@@ -14,9 +14,13 @@ use crate::source::Source;
 use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 
-/// Runs `plan`: stage, check the rejects against the limit, publish. Nothing is published when the
-/// run fails.
-pub fn execute_transform(plan: &TransformPlan, progress: &Progress) -> Result<RunSummary> {
+/// Runs `plan`: stage, check the rejects against the limit, hand the staged folder to `load` (a
+/// warehouse load), publish. Nothing is published when any step fails.
+pub fn execute_transform(
+    plan: &TransformPlan,
+    progress: &Progress,
+    load: impl FnOnce(&Path, &mut RunSummary) -> Result<()>,
+) -> Result<RunSummary> {
     let source = open_source(plan)?;
     let staging_for = match &plan.output {
         Location::Local(dir) => dir.clone(),
@@ -40,6 +44,13 @@ pub fn execute_transform(plan: &TransformPlan, progress: &Progress) -> Result<Ru
             first: rejects.first().map(|r| r.to_string()).unwrap_or_default(),
             kept: kept.join(REJECTS_DIR).display().to_string(),
         });
+    }
+    let started = std::time::Instant::now();
+    load(staging.path(), &mut summary)?;
+    if summary.load.is_some() {
+        summary
+            .stages
+            .push(("load".into(), started.elapsed().as_secs_f64()));
     }
     match &plan.output {
         Location::Local(_) => {

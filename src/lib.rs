@@ -26,6 +26,7 @@ pub mod sink;
 pub mod source;
 pub mod summary;
 pub mod transform;
+pub mod warehouse;
 
 pub use progress::Progress;
 
@@ -44,6 +45,9 @@ pub enum Error {
     /// The configuration file or environment is wrong.
     #[error(transparent)]
     Config(#[from] config::Error),
+    /// Loading PostgreSQL failed.
+    #[error(transparent)]
+    Postgres(#[from] warehouse::postgres::PgError),
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),

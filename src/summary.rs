@@ -58,6 +58,50 @@ pub struct RunSummary {
     pub stages: Vec<(String, f64)>,
     /// The rejects file, when there were rejects.
     pub rejects_file: Option<String>,
+    /// What was loaded into a warehouse, when the run had a target.
+    pub load: Option<LoadSummary>,
+}
+
+/// A warehouse load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadSummary {
+    /// The target, password redacted.
+    pub target: String,
+    /// `replace` or `merge`.
+    pub mode: String,
+    /// Per table: rows staged, deleted and inserted.
+    pub tables: Vec<LoadedTable>,
+}
+
+/// One table of a warehouse load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadedTable {
+    /// Table name.
+    pub name: String,
+    /// Rows copied into the stage table (verified against the Parquet row count).
+    pub staged: u64,
+    /// Rows deleted from the target.
+    pub deleted: u64,
+    /// Rows inserted into the target.
+    pub inserted: u64,
+}
+
+impl LoadSummary {
+    /// Renders the load as table lines.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "loaded into {} ({}, one transaction):\n",
+            self.target, self.mode
+        );
+        for t in &self.tables {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>12} staged {:>12} deleted {:>12} inserted",
+                t.name, t.staged, t.deleted, t.inserted
+            );
+        }
+        s
+    }
 }
 
 impl RunSummary {
@@ -136,6 +180,9 @@ impl RunSummary {
             .map(|(name, secs)| format!("{name} {secs:.2}s"))
             .collect();
         let _ = writeln!(s, "time: {}", stages.join(", "));
+        if let Some(load) = &self.load {
+            s.push_str(&load.render());
+        }
         s
     }
 }

@@ -1,6 +1,8 @@
 //! Shared test harness: the binary, temp dirs, the real data, reading Parquet back.
 #![allow(dead_code)]
 
+pub mod pg;
+pub mod rows;
 pub mod s3;
 
 use std::path::{Path, PathBuf};

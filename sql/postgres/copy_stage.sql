@@ -1,0 +1,1 @@
+COPY {stage} ({columns}) FROM STDIN (FORMAT binary);

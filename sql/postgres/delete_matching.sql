@@ -1,0 +1,3 @@
+DELETE FROM {table}
+USING {stage}
+WHERE {key_match};

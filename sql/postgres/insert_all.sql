@@ -1,0 +1,3 @@
+INSERT INTO {table} ({columns})
+SELECT {stage_columns}
+FROM {stage};

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS {table} (
+{column_defs},
+    PRIMARY KEY ({key_columns})
+)
+{table_attributes};

@@ -1,0 +1,15 @@
+LOCK TABLE time IN SHARE ROW EXCLUSIVE MODE;
+
+CREATE TEMP TABLE stage_time (LIKE time INCLUDING DEFAULTS) ON COMMIT DROP;
+
+COPY stage_time (start_time, hour, day, week, month, year, weekday) FROM STDIN (FORMAT binary);
+
+SELECT count(*) FROM stage_time;
+
+ANALYZE stage_time;
+
+DELETE FROM time;
+
+INSERT INTO time (start_time, hour, day, week, month, year, weekday)
+SELECT stage_time.start_time, stage_time.hour, stage_time.day, stage_time.week, stage_time.month, stage_time.year, stage_time.weekday
+FROM stage_time;
