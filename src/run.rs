@@ -37,8 +37,15 @@ pub struct TransformOptions {
 
 /// Bytes of input parsed per group; bounds the memory of files in flight.
 const GROUP_BYTES: usize = 64 << 20;
-/// Files fetched ahead of the parsers.
-const READ_AHEAD: usize = 64;
+/// Bytes of input fetched ahead of the parsers (converted to a file count from the listed sizes).
+const READ_AHEAD_BYTES: u64 = 128 << 20;
+
+/// How many files may wait in the channel: many small song files, a few large log files.
+fn read_ahead(files: &[InputFile]) -> usize {
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let average = (total / files.len().max(1) as u64).max(1);
+    (READ_AHEAD_BYTES / average).clamp(2, 256) as usize
+}
 
 /// Reads `source`, builds the star schema and writes it as Parquet under `out`. Returns the summary
 /// and the rejected records (the caller decides whether their number fails the run).
@@ -156,7 +163,7 @@ fn in_groups(
     mut consume: impl FnMut(Vec<Fetched>) -> Result<()>,
 ) -> Result<Vec<Reject>> {
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel(READ_AHEAD);
+        let (tx, rx) = sync_channel(read_ahead(files));
         scope.spawn(move || source.fetch(files, tx));
         let mut unreadable = Vec::new();
         let result = drain_groups(&rx, progress, &mut unreadable, &mut consume);

@@ -4,8 +4,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, Float64Builder, Int32Builder, RecordBatch, StringArray,
-    UInt64Array, UInt64Builder,
+    Array, ArrayRef, Float64Builder, Int32Builder, RecordBatch, StringArray, UInt64Array,
+    UInt64Builder,
 };
 use arrow::compute::{concat_batches, lexsort_to_indices, take, take_record_batch, SortColumn};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -118,12 +118,12 @@ pub struct SongCatalog {
     index: SongIndex,
 }
 
-/// Finds the song a play refers to.
+/// Finds the song a play refers to: (title, artist name) hash → candidate rows with their
+/// durations inline, so most non-matches are settled without touching the strings.
 struct SongIndex {
-    by_key: FxHashMap<u64, Vec<u32>>,
+    by_key: FxHashMap<u64, Vec<(f64, u32)>>,
     titles: StringArray,
     names: StringArray,
-    durations: Float64Array,
     song_ids: StringArray,
     artist_ids: StringArray,
 }
@@ -194,11 +194,11 @@ impl SongCatalog {
     pub fn find(&self, title: &str, artist: &str, length: f64) -> Option<SongMatch<'_>> {
         let ix = &self.index;
         let rows = ix.by_key.get(&key_hash(title, artist))?;
-        rows.iter().map(|&r| r as usize).find_map(|r| {
-            let hit = ix.titles.value(r) == title
-                && ix.names.value(r) == artist
-                && ix.durations.is_valid(r)
-                && (ix.durations.value(r) - length).abs() < DURATION_TOLERANCE;
+        rows.iter().find_map(|&(duration, r)| {
+            let r = r as usize;
+            let hit = (duration - length).abs() < DURATION_TOLERANCE
+                && ix.titles.value(r) == title
+                && ix.names.value(r) == artist;
             hit.then(|| SongMatch {
                 song_id: ix.song_ids.value(r),
                 artist_id: ix.artist_ids.value(r),
@@ -212,26 +212,21 @@ impl SongIndex {
     fn new(unique: &RecordBatch) -> Self {
         let titles = str_col(unique, 1).clone();
         let names = str_col(unique, 5).clone();
-        let mut by_key: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+        let durations =
+            arrow::array::as_primitive_array::<arrow::datatypes::Float64Type>(unique.column(4));
+        let mut by_key: FxHashMap<u64, Vec<(f64, u32)>> = FxHashMap::default();
         for r in 0..unique.num_rows() {
-            if titles.is_valid(r) && names.is_valid(r) {
+            if titles.is_valid(r) && names.is_valid(r) && durations.is_valid(r) {
                 by_key
                     .entry(key_hash(titles.value(r), names.value(r)))
                     .or_default()
-                    .push(r as u32);
+                    .push((durations.value(r), r as u32));
             }
         }
-        let durations = unique
-            .column(4)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .cloned()
-            .unwrap_or_else(|| Float64Array::new_null(unique.num_rows()));
         Self {
             by_key,
             titles,
             names,
-            durations,
             song_ids: str_col(unique, 0).clone(),
             artist_ids: str_col(unique, 2).clone(),
         }
