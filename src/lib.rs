@@ -69,6 +69,9 @@ pub enum Error {
         /// Where the rejects were kept.
         kept: String,
     },
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Thread(std::io::Error),
     /// The Parquet writer thread stopped unexpectedly.
     #[error("the Parquet writer stopped unexpectedly")]
     WriterStopped,

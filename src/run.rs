@@ -164,7 +164,10 @@ fn in_groups(
 ) -> Result<Vec<Reject>> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(read_ahead(files));
-        scope.spawn(move || source.fetch(files, tx));
+        std::thread::Builder::new()
+            .name("sparkify-read".into())
+            .spawn_scoped(scope, move || source.fetch(files, tx))
+            .map_err(Error::Thread)?;
         let mut unreadable = Vec::new();
         let result = drain_groups(&rx, progress, &mut unreadable, &mut consume);
         drop(rx); // stops the reader early on failure
@@ -320,34 +323,37 @@ fn stream_events(
     let mut writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<ParsedLog>>(2);
-        let write = scope.spawn(move || -> Result<EventOutcome> {
-            let mut o = EventOutcome {
-                lines: 0,
-                song_plays: 0,
-                matched: 0,
-                bytes: 0,
-                rejects: Vec::new(),
-                users: UserTracker::default(),
-                dedup: Dedup::default(),
-                truncations: Truncations::default(),
-                files: Vec::new(),
-            };
-            for group in rx {
-                for parsed in group {
-                    o.lines += parsed.lines;
-                    o.bytes += parsed.bytes;
-                    o.song_plays += parsed.chunk.batch.num_rows() as u64;
-                    o.matched += parsed.chunk.matched;
-                    o.rejects.extend(parsed.rejects);
-                    o.truncations.merge(&parsed.chunk.truncations);
-                    o.users.merge(parsed.chunk.users);
-                    let kept = o.dedup.filter(&parsed.chunk.batch)?;
-                    writer.write(&kept)?;
+        let write = std::thread::Builder::new()
+            .name("sparkify-write".into())
+            .spawn_scoped(scope, move || -> Result<EventOutcome> {
+                let mut o = EventOutcome {
+                    lines: 0,
+                    song_plays: 0,
+                    matched: 0,
+                    bytes: 0,
+                    rejects: Vec::new(),
+                    users: UserTracker::default(),
+                    dedup: Dedup::default(),
+                    truncations: Truncations::default(),
+                    files: Vec::new(),
+                };
+                for group in rx {
+                    for parsed in group {
+                        o.lines += parsed.lines;
+                        o.bytes += parsed.bytes;
+                        o.song_plays += parsed.chunk.batch.num_rows() as u64;
+                        o.matched += parsed.chunk.matched;
+                        o.rejects.extend(parsed.rejects);
+                        o.truncations.merge(&parsed.chunk.truncations);
+                        o.users.merge(parsed.chunk.users);
+                        let kept = o.dedup.filter(&parsed.chunk.batch)?;
+                        writer.write(&kept)?;
+                    }
                 }
-            }
-            o.files = writer.finish()?;
-            Ok(o)
-        });
+                o.files = writer.finish()?;
+                Ok(o)
+            })
+            .map_err(Error::Thread)?;
         let parsed = in_groups(source, files, &bar, |group| {
             let parsed: Vec<ParsedLog> = group
                 .into_par_iter()

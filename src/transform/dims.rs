@@ -119,14 +119,29 @@ pub struct SongCatalog {
 }
 
 /// Finds the song a play refers to: (title, artist name) hash → candidate rows with their
-/// durations inline, so most non-matches are settled without touching the strings.
+/// durations inline. The first candidate lives in the hash table itself and further ones (rare)
+/// in a side list, so a lookup usually costs one cache miss and most non-matches are settled
+/// without touching the strings.
 struct SongIndex {
-    by_key: FxHashMap<u64, Vec<(f64, u32)>>,
+    by_key: FxHashMap<u64, Candidate>,
+    /// Further candidates of keys with several, chained through `next`.
+    more: Vec<Candidate>,
     titles: StringArray,
     names: StringArray,
     song_ids: StringArray,
     artist_ids: StringArray,
 }
+
+/// A song that may match a play: its duration, its catalogue row, and the next candidate of the
+/// same key (an index into `SongIndex::more`, `u32::MAX` for none).
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    duration: f64,
+    row: u32,
+    next: u32,
+}
+
+const NO_MORE: u32 = u32::MAX;
 
 /// A matched song: its ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,17 +208,20 @@ impl SongCatalog {
     /// `length`; the smallest `song_id` when several match.
     pub fn find(&self, title: &str, artist: &str, length: f64) -> Option<SongMatch<'_>> {
         let ix = &self.index;
-        let rows = ix.by_key.get(&key_hash(title, artist))?;
-        rows.iter().find_map(|&(duration, r)| {
-            let r = r as usize;
-            let hit = (duration - length).abs() < DURATION_TOLERANCE
+        let mut candidate = *ix.by_key.get(&key_hash(title, artist))?;
+        loop {
+            let r = candidate.row as usize;
+            if (candidate.duration - length).abs() < DURATION_TOLERANCE
                 && ix.titles.value(r) == title
-                && ix.names.value(r) == artist;
-            hit.then(|| SongMatch {
-                song_id: ix.song_ids.value(r),
-                artist_id: ix.artist_ids.value(r),
-            })
-        })
+                && ix.names.value(r) == artist
+            {
+                return Some(SongMatch {
+                    song_id: ix.song_ids.value(r),
+                    artist_id: ix.artist_ids.value(r),
+                });
+            }
+            candidate = *ix.more.get(candidate.next as usize)?;
+        }
     }
 }
 
@@ -214,17 +232,37 @@ impl SongIndex {
         let names = str_col(unique, 5).clone();
         let durations =
             arrow::array::as_primitive_array::<arrow::datatypes::Float64Type>(unique.column(4));
-        let mut by_key: FxHashMap<u64, Vec<(f64, u32)>> = FxHashMap::default();
+        let mut by_key: FxHashMap<u64, Candidate> = FxHashMap::default();
+        let mut more: Vec<Candidate> = Vec::new();
+        // Rows are visited in song_id order; chains keep that order so the smallest id wins.
+        let mut tails: FxHashMap<u64, u32> = FxHashMap::default();
         for r in 0..unique.num_rows() {
-            if titles.is_valid(r) && names.is_valid(r) && durations.is_valid(r) {
-                by_key
-                    .entry(key_hash(titles.value(r), names.value(r)))
-                    .or_default()
-                    .push((durations.value(r), r as u32));
+            if !(titles.is_valid(r) && names.is_valid(r) && durations.is_valid(r)) {
+                continue;
+            }
+            let key = key_hash(titles.value(r), names.value(r));
+            let candidate = Candidate {
+                duration: durations.value(r),
+                row: r as u32,
+                next: NO_MORE,
+            };
+            match by_key.get_mut(&key) {
+                None => {
+                    by_key.insert(key, candidate);
+                }
+                Some(head) => {
+                    let at = more.len() as u32;
+                    more.push(candidate);
+                    match tails.insert(key, at) {
+                        Some(tail) => more[tail as usize].next = at,
+                        None => head.next = at,
+                    }
+                }
             }
         }
         Self {
             by_key,
+            more,
             titles,
             names,
             song_ids: str_col(unique, 0).clone(),
@@ -262,4 +300,58 @@ fn first_of_runs(values: &StringArray) -> Vec<u64> {
         .filter(|&i| i == 0 || values.value(i) != values.value(i - 1))
         .map(|i| i as u64)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn song<'a>(id: &'a str, title: &'a str, artist: &'a str, duration: f64) -> Song<'a> {
+        Song {
+            song_id: id.into(),
+            title: Some(title.into()),
+            artist_id: format!("AR{id}").into(),
+            artist_name: Some(artist.into()),
+            duration: Some(duration),
+            ..Song::default()
+        }
+    }
+
+    fn catalog(songs: &[Song<'_>]) -> SongCatalog {
+        let mut b = CatalogBuilder::default();
+        for (i, s) in songs.iter().enumerate() {
+            b.push(s, i as u64);
+        }
+        SongCatalog::build(vec![b.finish().unwrap().0]).unwrap()
+    }
+
+    #[test]
+    fn several_matches_give_the_smallest_song_id() {
+        let c = catalog(&[
+            song("SO3", "T", "A", 100.0),
+            song("SO2", "T", "A", 200.0),
+            song("SO1", "T", "A", 200.0),
+            song("SO0", "T", "B", 200.0),
+        ]);
+        assert_eq!(c.find("T", "A", 200.0).unwrap().song_id, "SO1");
+        assert_eq!(c.find("T", "A", 100.0).unwrap().song_id, "SO3");
+        assert_eq!(c.find("T", "A", 200.0 + 2e-6), None);
+        assert_eq!(c.find("T", "A", 200.0 + 5e-7).unwrap().artist_id, "ARSO1");
+        assert_eq!(c.find("T", "C", 200.0), None);
+    }
+
+    #[test]
+    fn first_song_record_wins_and_artists_come_from_the_smallest_song() {
+        let mut a = song("SO9", "Old", "Name9", 1.0);
+        a.artist_id = "ARX".into();
+        let mut b = song("SO1", "New", "Name1", 1.0);
+        b.artist_id = "ARX".into();
+        let dup = song("SO9", "Dup", "Other", 2.0);
+        let c = catalog(&[a, b, dup]);
+        assert_eq!(c.songs.num_rows(), 2);
+        assert_eq!(c.duplicate_songs, 1);
+        let titles = str_col(&c.songs, 1);
+        assert_eq!((titles.value(0), titles.value(1)), ("New", "Old"));
+        assert_eq!(str_col(&c.artists, 1).value(0), "Name1");
+    }
 }
