@@ -32,6 +32,8 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use crate::transform::time::civil_from_days;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Options for `sparkify generate`.
@@ -2004,19 +2006,6 @@ fn push_event(out: &mut Vec<u8>, ev: &Ev, ctx: &LogCtx) {
     out.extend_from_slice(track.map_or(no_song, |t| &t.song));
     push_u64(out, ev.ts as u64);
     out.extend_from_slice(user[4]);
-}
-
-/// Civil date (year, month, day) of a day number since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// `log_data/YYYY/MM/YYYY-MM-DD-events.json` for day index `day`.
