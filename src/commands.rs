@@ -107,7 +107,7 @@ pub fn etl_elt(
             println!("execute:\n{}", sql.script());
             return Ok(0);
         }
-        Target::Postgres(pg) => elt::elt_postgres(pg, plan, mode)?,
+        Target::Postgres(pg) => elt::elt_postgres(pg, plan, mode, &crate::Progress::new(quiet))?,
         Target::Redshift => elt::elt_redshift(config, plan, mode)?,
     };
     if json {

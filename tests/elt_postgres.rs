@@ -459,3 +459,67 @@ fn elt_follows_the_transform_on_edge_cases() {
         .unwrap();
     assert_eq!(user7[4], common::rows::s("paid"), "user 7's latest level");
 }
+
+#[test]
+fn elt_stages_s3_input_on_postgres() {
+    use common::s3::{TestS3, ACCESS_KEY, REGION, SECRET_KEY};
+    let Some(pg) = TestPg::start() else { return };
+    let s3 = TestS3::start();
+    s3.create_bucket("raw");
+    for dir in ["song_data", "log_data"] {
+        let root = sample().join(dir);
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(sample()).unwrap().to_str().unwrap();
+                    s3.put("raw", &format!("in/{rel}"), &std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let url = new_database(&pg, tmp.path(), "froms3");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sparkify"))
+        .args([
+            "etl",
+            "--mode",
+            "elt",
+            "--input",
+            "s3://raw/in",
+            "--target",
+            &url,
+            "--write",
+            "replace",
+            "--json",
+        ])
+        .current_dir(tmp.path())
+        .env("AWS_ENDPOINT_URL", &s3.endpoint)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", tmp.path().join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            tmp.path().join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["song_files"], 71);
+    assert_eq!(s["log_files"], 30);
+    assert_same(
+        &warehouse(&pg, "froms3"),
+        &transform(tmp.path(), &sample(), &[]),
+    );
+}

@@ -99,6 +99,7 @@ pub fn elt_postgres(
     target: &PgTarget,
     plan: &TransformPlan,
     mode: WriteMode,
+    progress: &crate::Progress,
 ) -> Result<RunSummary> {
     let source = open_source(plan)?;
     let song_files = source.list("song_data")?;
@@ -114,6 +115,7 @@ pub fn elt_postgres(
         song_files,
         log_files,
         max_bad_records: plan.max_bad_records,
+        progress: *progress,
     };
     let sql = EltSql::postgres(mode);
     let mut staged = Staged::default();

@@ -24,6 +24,8 @@ pub struct LocalInput {
     pub log_files: Vec<InputFile>,
     /// Rejected records tolerated.
     pub max_bad_records: u64,
+    /// Progress bars (hidden unless stderr is a terminal).
+    pub progress: crate::Progress,
 }
 
 /// What the parser staged (PostgreSQL only: on Redshift, COPY does the reading).
@@ -241,7 +243,14 @@ async fn copy_in(
         Input::Songs => input.song_files.clone(),
         Input::Events => input.log_files.clone(),
     };
-    let (mut rx, handle) = spawn_parser(input.source.clone(), files, which);
+    let bar = input.progress.files(
+        match which {
+            Input::Songs => "songs",
+            Input::Events => "events",
+        },
+        files.len() as u64,
+    );
+    let (mut rx, handle) = spawn_parser(input.source.clone(), files, which, bar);
     let sink = client
         .copy_in(statement_body(copy_sql))
         .await

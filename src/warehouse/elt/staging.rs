@@ -332,18 +332,29 @@ impl Input {
 }
 
 /// Reads and parses `files` on a thread of its own, sending staged rows (and finally the stats) to
-/// the returned receiver. The thread stops early when the receiver is dropped.
+/// the returned receiver and counting files on `bar`. The thread stops early when the receiver is
+/// dropped.
 pub fn spawn_parser(
     source: Arc<dyn Source>,
     files: Vec<InputFile>,
     input: Input,
+    bar: indicatif::ProgressBar,
 ) -> (mpsc::Receiver<Msg>, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4);
-    let handle = std::thread::spawn(move || parse_all(source.as_ref(), &files, input, &tx));
+    let handle = std::thread::spawn(move || {
+        parse_all(source.as_ref(), &files, input, &tx, &bar);
+        bar.finish_and_clear();
+    });
     (rx, handle)
 }
 
-fn parse_all(source: &dyn Source, files: &[InputFile], input: Input, tx: &mpsc::Sender<Msg>) {
+fn parse_all(
+    source: &dyn Source,
+    files: &[InputFile],
+    input: Input,
+    tx: &mpsc::Sender<Msg>,
+    bar: &indicatif::ProgressBar,
+) {
     let mut stats = ParseStats::default();
     let mut builder = RowBuilder::new(input.table());
     let mut parser = JsonParser::default();
@@ -363,6 +374,7 @@ fn parse_all(source: &dyn Source, files: &[InputFile], input: Input, tx: &mpsc::
             };
             stats.files += 1;
             stats.bytes += fetched.bytes.len() as u64;
+            bar.inc(1);
             let mut rows = Vec::new();
             match input {
                 Input::Songs => {
