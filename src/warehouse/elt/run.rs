@@ -137,13 +137,13 @@ pub async fn execute(
         for step in sql.steps() {
             let text = step.sql();
             match &step {
-                Step::Exec(s) if s.trim() == "BEGIN;" => {
+                Step::Begin => {
                     report.stages.push(("stage".into(), lap(&mut clock)));
-                    exec::batch(client, dialect, None, s).await?;
+                    exec::batch(client, dialect, None, text).await?;
                     in_transaction = true;
                 }
-                Step::Exec(s) if s.trim() == "COMMIT;" => {
-                    exec::batch(client, dialect, None, s).await?;
+                Step::Commit => {
+                    exec::batch(client, dialect, None, text).await?;
                     in_transaction = false;
                     report.stages.push(("load".into(), lap(&mut clock)));
                 }

@@ -234,6 +234,10 @@ fn aws_region(region: &str) -> Result<String, InvalidLiteral> {
 /// What a statement does in the run, so the executor knows what to do with it.
 #[derive(Debug, Clone)]
 pub enum Step {
+    /// Opens the transaction in which the final tables change.
+    Begin,
+    /// Commits it.
+    Commit,
     /// Run for its effect.
     Exec(String),
     /// `COPY … FROM STDIN` into a staging table; sparkify streams the parsed input (PostgreSQL).
@@ -252,6 +256,8 @@ impl Step {
     /// The statement text (one statement, ending in `;`).
     pub fn sql(&self) -> &str {
         match self {
+            Step::Begin => "BEGIN;\n",
+            Step::Commit => "COMMIT;\n",
             Step::Exec(s)
             | Step::CopyIn(_, s)
             | Step::Build(_, s)
@@ -376,7 +382,7 @@ impl EltSql {
         steps.push(Step::Exec(self.fill(&CATALOG_SQL, &[])));
         steps.push(self.analyze(CATALOG));
 
-        steps.push(Step::Exec("BEGIN;\n".into()));
+        steps.push(Step::Begin);
         let sql = Sql::new(self.dialect, None);
         let loads: Vec<_> = TABLES
             .iter()
@@ -403,7 +409,7 @@ impl EltSql {
             steps.push(Step::Delete(table, s.delete.clone()));
             steps.push(Step::Insert(table, s.insert.clone()));
         }
-        steps.push(Step::Exec("COMMIT;\n".into()));
+        steps.push(Step::Commit);
         steps
     }
 
