@@ -45,6 +45,10 @@ pub enum Command {
     DropTables(TargetArgs),
     /// Write deterministic synthetic Sparkify data in the real layout.
     Generate(GenerateArgs),
+    /// Data-quality checks on the loaded tables (exit 1 when one fails).
+    Check(crate::commands::CheckArgs),
+    /// Run an example analytics query (`--list` shows them).
+    Query(crate::commands::QueryArgs),
 }
 
 /// How to reach a warehouse.
@@ -142,6 +146,10 @@ pub struct EtlArgs {
     /// Merge (default) or replace.
     #[arg(long, value_enum, default_value_t = WriteArg::Merge)]
     pub write: WriteArg,
+    /// transform: sparkify builds the star schema; elt: the warehouse builds it from staged raw
+    /// JSON with INSERT … SELECT (Redshift; PostgreSQL too).
+    #[arg(long, value_enum, default_value_t = crate::commands::Mode::Transform)]
+    pub mode: crate::commands::Mode,
 }
 
 /// Flags of `generate`.
@@ -230,6 +238,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             let target = Target::parse(&args.target, args.allow_insecure)?;
             let plan = args.transform.plan(&config)?;
             let mode = WriteMode::from(args.write);
+            if args.mode == crate::commands::Mode::Elt {
+                let t = &args.transform;
+                return crate::commands::etl_elt(
+                    &target, &plan, mode, &config, t.dry_run, t.json, cli.quiet,
+                );
+            }
             if args.transform.dry_run {
                 println!("{plan}");
                 println!("load:      {}", describe_load(&target, mode)?);
@@ -261,6 +275,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::CreateTables(args) => ddl_command(args, true),
         Command::DropTables(args) => ddl_command(args, false),
         Command::Generate(args) => generate_command(args, cli.quiet),
+        Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
+        Command::Query(args) => crate::commands::query_command(args, &config),
     }
 }
 

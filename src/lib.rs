@@ -14,6 +14,7 @@
 //! tests all read.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod etl;
 pub mod generate;
@@ -57,6 +58,9 @@ pub enum Error {
     /// Generating synthetic data failed.
     #[error(transparent)]
     Generate(#[from] generate::Error),
+    /// An ELT run, a check or an analytics query failed in the warehouse.
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::exec::ExecError),
     /// More records were rejected than `--max-bad-records` allows.
     #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
     TooManyRejects {

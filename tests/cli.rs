@@ -77,8 +77,9 @@ fn user_errors_are_one_line_with_exit_code_2() {
             "cannot read config missing.cfg",
         ),
         (
-            vec!["etl", "--target", "postgres://u:hunter2@localhost/db"],
-            "postgres://u:***@localhost/db",
+            // Port 9: nothing listens there. The message names the endpoint, never the password.
+            vec!["etl", "--target", "postgres://u:hunter2@localhost:9/db"],
+            "cannot connect to PostgreSQL at localhost:9/db as u",
         ),
         (
             vec!["transform", "--rows-per-file", "0"],

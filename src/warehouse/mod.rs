@@ -3,8 +3,17 @@
 //! Every target loads the same Parquet files the local run writes, so the PostgreSQL and Redshift
 //! paths share one transform and one writer. SQL is rendered from `sql/` templates and
 //! [`crate::schema`] by [`sql`].
+//!
+//! Beyond loading: [`elt`] builds the star schema inside the warehouse from staged raw JSON,
+//! [`check`] runs data-quality checks on the loaded tables and [`query`] runs example analytics.
 
+pub mod check;
+pub mod cluster;
+pub mod elt;
+pub mod exec;
 pub mod postgres;
+pub mod query;
+pub mod render;
 pub mod sql;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,2 @@
+-- Rows in the table.
+SELECT COUNT(*) FROM {table};

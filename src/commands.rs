@@ -1,0 +1,179 @@
+//! The warehouse-side commands: `etl --mode elt`, `check` and `query` (flags and dispatch; the
+//! work is in [`crate::warehouse`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::Config;
+use crate::plan::{Target, TransformPlan};
+use crate::warehouse::check;
+use crate::warehouse::elt::{self, sql::EltSql};
+use crate::warehouse::postgres::PgTarget;
+use crate::warehouse::query;
+use crate::warehouse::sql::{Dialect, WriteMode};
+use crate::{Error, Result};
+
+/// Where `etl` builds the star schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// sparkify builds it (JSON → Parquet) and the target loads the Parquet.
+    #[default]
+    Transform,
+    /// The warehouse builds it: the raw JSON is staged there and transformed with SQL.
+    Elt,
+}
+
+/// Flags of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The warehouse: postgres://user[:pass]@host[:port]/db[?sslmode=…] or redshift.
+    #[arg(long)]
+    pub target: String,
+    /// Allow a connection without TLS to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Also require each table's row count to equal this run summary's (`etl --json` output).
+    #[arg(long, value_name = "FILE")]
+    pub expect_summary: Option<PathBuf>,
+    /// Print the outcome as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query to run (see --list).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the queries and what they answer.
+    #[arg(long)]
+    pub list: bool,
+    /// The warehouse: postgres://user[:pass]@host[:port]/db[?sslmode=…] or redshift.
+    #[arg(long, required_unless_present = "list")]
+    pub target: Option<String>,
+    /// Allow a connection without TLS to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The connection for a warehouse command, and its dialect.
+fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgTarget, Dialect)> {
+    match Target::parse(target, allow_insecure)? {
+        Target::Postgres(pg) => Ok((*pg, Dialect::Postgres)),
+        Target::Redshift => Ok((
+            crate::warehouse::cluster::redshift_target(config)?,
+            Dialect::Redshift,
+        )),
+        Target::Local => Err(Error::Usage(
+            "this command needs a warehouse: --target postgres://… or redshift".into(),
+        )),
+    }
+}
+
+/// `etl --mode elt`: stage the raw JSON in the warehouse and build the star schema there.
+/// Redshift stages from S3 with COPY; PostgreSQL is staged by sparkify (for tests and small runs).
+pub fn etl_elt(
+    target: &Target,
+    plan: &TransformPlan,
+    mode: WriteMode,
+    config: &Config,
+    dry_run: bool,
+    json: bool,
+    quiet: bool,
+) -> Result<i32> {
+    let summary = match target {
+        Target::Local => {
+            return Err(Error::Usage(
+                "--mode elt builds the star schema in a warehouse: use --target redshift or \
+                 postgres://…"
+                    .into(),
+            ))
+        }
+        Target::Postgres(pg) if dry_run => {
+            println!("mode:      elt on {pg} ({mode})");
+            println!("read:      {}/{{song_data,log_data}}/**.json[.gz], parsed by sparkify and streamed into the staging tables", plan.input);
+            println!("execute:\n{}", EltSql::postgres(mode).script());
+            return Ok(0);
+        }
+        Target::Redshift if dry_run => {
+            let sql = EltSql::redshift(mode, elt::redshift_input(config, plan)?);
+            println!("mode:      elt on Redshift ({mode}); COPY reads the JSON from S3");
+            println!("execute:\n{}", sql.script());
+            return Ok(0);
+        }
+        Target::Postgres(pg) => elt::elt_postgres(pg, plan, mode, &crate::Progress::new(quiet))?,
+        Target::Redshift => elt::elt_redshift(config, plan, mode)?,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else if !quiet {
+        print!("{}", elt::render(&summary));
+    }
+    Ok(0)
+}
+
+/// `check`: exit 0 when every check passes, 1 when one fails.
+pub fn check_command(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i32> {
+    let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+    let expected = match &args.expect_summary {
+        Some(path) => check::summary_rows(path)?,
+        None => BTreeMap::new(),
+    };
+    let checks = check::checks(&expected);
+    let report = crate::warehouse::runtime()?.block_on(async {
+        let client = target.connect().await?;
+        Ok::<_, Error>(check::run(&client, dialect, checks).await?)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else if !quiet || !report.passed {
+        print!("{}", report.render());
+    }
+    for o in report.failures() {
+        eprintln!(
+            "check failed: {} {}{}: found {}, expected {}",
+            o.check.check,
+            o.check.table,
+            o.check
+                .column
+                .as_deref()
+                .map(|c| format!(".{c}"))
+                .unwrap_or_default(),
+            o.found.map_or_else(|| "-".into(), |n| n.to_string()),
+            o.check.expected
+        );
+    }
+    Ok(if report.passed { 0 } else { 1 })
+}
+
+/// `query NAME` / `query --list`.
+pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
+    if args.list {
+        print!("{}", query::list());
+        return Ok(0);
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let analytic = query::find(name).ok_or_else(|| {
+        Error::Usage(format!(
+            "no query named {name:?}; `sparkify query --list` shows them"
+        ))
+    })?;
+    let target = args.target.as_deref().unwrap_or_default();
+    let (target, dialect) = warehouse(target, args.allow_insecure, config)?;
+    let result = crate::warehouse::runtime()?.block_on(async {
+        let client = target.connect().await?;
+        Ok::<_, Error>(query::run(&client, dialect, analytic).await?)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else {
+        print!("{}", result.render());
+    }
+    Ok(0)
+}

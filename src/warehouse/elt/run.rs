@@ -1,0 +1,302 @@
+//! Executing the ELT statements on a connection, and what they did.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+use super::sql::{EltSql, Step};
+use super::staging::{pg_type, spawn_parser, Input, Msg, ParseStats};
+use crate::source::{InputFile, Source};
+use crate::warehouse::exec::{self, statement_error, ExecError};
+use crate::warehouse::sql::{statement_body, Dialect, WriteMode};
+use crate::{Error, Result};
+
+/// The input sparkify stages itself (PostgreSQL), already listed.
+pub struct LocalInput {
+    /// Where the files are read from.
+    pub source: Arc<dyn Source>,
+    /// `song_data/**` files, in path order.
+    pub song_files: Vec<InputFile>,
+    /// `log_data/**` files, in path order.
+    pub log_files: Vec<InputFile>,
+    /// Rejected records tolerated.
+    pub max_bad_records: u64,
+    /// Progress bars (hidden unless stderr is a terminal).
+    pub progress: crate::Progress,
+}
+
+/// What the parser staged (PostgreSQL only: on Redshift, COPY does the reading).
+#[derive(Debug, Default, Clone)]
+pub struct Staged {
+    /// Song files.
+    pub songs: ParseStats,
+    /// Log files.
+    pub events: ParseStats,
+}
+
+impl Staged {
+    /// Rejected records, songs first.
+    pub fn rejects(&self) -> impl Iterator<Item = &crate::parse::Reject> {
+        self.songs.rejects.iter().chain(&self.events.rejects)
+    }
+}
+
+/// The counts of `elt_counts.sql`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Rows in `staging_events`.
+    pub events: u64,
+    /// Staged song plays that qualify for `songplays` (before duplicates collapse).
+    pub song_plays: u64,
+    /// Rows in `staging_songs`.
+    pub song_records: u64,
+    /// Distinct usable songs (the catalogue).
+    pub songs: u64,
+    /// Song plays matched to a song.
+    pub matched: u64,
+}
+
+/// Rows built, deleted and inserted for one table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TableCounts {
+    /// Table name.
+    pub table: &'static str,
+    /// Rows the `INSERT … SELECT` built into the stage table.
+    pub built: u64,
+    /// Rows deleted from the final table.
+    pub deleted: u64,
+    /// Rows inserted into the final table.
+    pub inserted: u64,
+}
+
+/// What an ELT run did.
+#[derive(Debug, Clone)]
+pub struct EltReport {
+    /// The warehouse.
+    pub dialect: Dialect,
+    /// Replace or merge.
+    pub mode: WriteMode,
+    /// Per table, in [`crate::schema::TABLES`] order.
+    pub tables: Vec<TableCounts>,
+    /// Staging and catalogue counts.
+    pub counts: Counts,
+    /// Seconds per stage: `stage` (COPY), `build` (INSERT … SELECT), `load` (DELETE/INSERT).
+    pub stages: Vec<(String, f64)>,
+}
+
+impl EltReport {
+    /// The counts of one table.
+    pub fn table(&self, name: &str) -> Option<&TableCounts> {
+        self.tables.iter().find(|t| t.table == name)
+    }
+
+    fn entry(&mut self, table: &'static str) -> &mut TableCounts {
+        if let Some(i) = self.tables.iter().position(|t| t.table == table) {
+            return &mut self.tables[i];
+        }
+        self.tables.push(TableCounts {
+            table,
+            ..TableCounts::default()
+        });
+        let last = self.tables.len() - 1;
+        &mut self.tables[last]
+    }
+}
+
+/// Runs every step of `sql` on `client`. The final tables change only in the step's one
+/// transaction; staging and catalogue tables are temporary. On PostgreSQL `input` feeds the
+/// `COPY … FROM STDIN` steps and `staged` receives what the parser made of it; past
+/// `max_bad_records` rejects the run stops before the transaction with
+/// [`Error::TooManyRejects`] (whose `kept` the caller fills in).
+pub async fn execute(
+    client: &Client,
+    sql: &EltSql,
+    input: Option<&LocalInput>,
+    staged: &mut Staged,
+) -> Result<EltReport> {
+    let dialect = sql.dialect();
+    let mut report = EltReport {
+        dialect,
+        mode: sql.mode(),
+        tables: crate::schema::TABLES
+            .iter()
+            .map(|t| TableCounts {
+                table: t.name,
+                ..TableCounts::default()
+            })
+            .collect(),
+        counts: Counts::default(),
+        stages: Vec::new(),
+    };
+    let mut in_transaction = false;
+    let mut clock = Instant::now();
+    let outcome = async {
+        for step in sql.steps() {
+            let text = step.sql();
+            match &step {
+                Step::Begin => {
+                    report.stages.push(("stage".into(), lap(&mut clock)));
+                    exec::batch(client, dialect, None, text).await?;
+                    in_transaction = true;
+                }
+                Step::Commit => {
+                    exec::batch(client, dialect, None, text).await?;
+                    in_transaction = false;
+                    report.stages.push(("load".into(), lap(&mut clock)));
+                }
+                Step::Exec(s) => exec::batch(client, dialect, None, s).await?,
+                Step::CopyIn(which, s) => {
+                    let local = input.ok_or_else(|| {
+                        Error::Usage("this ELT run needs local input to stage".into())
+                    })?;
+                    let stats = copy_in(client, dialect, local, *which, s).await?;
+                    match which {
+                        Input::Songs => staged.songs = stats,
+                        Input::Events => staged.events = stats,
+                    }
+                    if *which == Input::Events {
+                        check_rejects(staged, local.max_bad_records)?;
+                    }
+                }
+                Step::Build(t, s) => {
+                    report.entry(t.name).built =
+                        exec::execute(client, dialect, Some(t.name), s).await?;
+                }
+                Step::Counts(s) => {
+                    report.stages.push(("build".into(), lap(&mut clock)));
+                    let c = exec::query_counts(client, dialect, None, s).await?;
+                    if let [events, song_plays, song_records, songs, matched] = c[..] {
+                        report.counts = Counts {
+                            events,
+                            song_plays,
+                            song_records,
+                            songs,
+                            matched,
+                        };
+                    }
+                }
+                Step::Delete(t, s) => {
+                    report.entry(t.name).deleted =
+                        exec::execute(client, dialect, Some(t.name), s).await?;
+                }
+                Step::Insert(t, s) => {
+                    report.entry(t.name).inserted =
+                        exec::execute(client, dialect, Some(t.name), s).await?;
+                }
+            }
+            tracing::debug!(statement = %exec::first_line(text), "done");
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        if in_transaction {
+            if let Err(rb) = client.batch_execute("ROLLBACK").await {
+                tracing::warn!(
+                    error = %crate::warehouse::postgres::describe(&rb),
+                    "ROLLBACK after a failed ELT run failed; the server discards the open \
+                     transaction when the connection closes"
+                );
+            }
+        }
+        return Err(e);
+    }
+    Ok(report)
+}
+
+fn lap(clock: &mut Instant) -> f64 {
+    let secs = clock.elapsed().as_secs_f64();
+    *clock = Instant::now();
+    secs
+}
+
+fn check_rejects(staged: &Staged, max: u64) -> Result<()> {
+    let count = staged.rejects().count() as u64;
+    if count > max {
+        return Err(Error::TooManyRejects {
+            count,
+            max,
+            first: staged
+                .rejects()
+                .next()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            kept: String::new(),
+        });
+    }
+    Ok(())
+}
+
+/// Streams one input's parsed rows into its staging table.
+async fn copy_in(
+    client: &Client,
+    dialect: Dialect,
+    input: &LocalInput,
+    which: Input,
+    copy_sql: &str,
+) -> Result<ParseStats> {
+    let table = which.table();
+    let files = match which {
+        Input::Songs => input.song_files.clone(),
+        Input::Events => input.log_files.clone(),
+    };
+    let bar = input.progress.files(
+        match which {
+            Input::Songs => "songs",
+            Input::Events => "events",
+        },
+        files.len() as u64,
+    );
+    let (mut rx, handle) = spawn_parser(input.source.clone(), files, which, bar);
+    let sink = client
+        .copy_in(statement_body(copy_sql))
+        .await
+        .map_err(statement_error(dialect, Some(table.name), copy_sql))?;
+    let types: Vec<Type> = table
+        .columns
+        .iter()
+        .map(|c| pg_type(c.column_type()))
+        .collect();
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
+    let mut sent = 0u64;
+    let mut stats = None;
+    // Dropping the writer on an early return aborts the COPY.
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Rows(rows) => {
+                for row in &rows {
+                    writer
+                        .as_mut()
+                        .write_raw(row.iter())
+                        .await
+                        .map_err(statement_error(dialect, Some(table.name), copy_sql))?;
+                }
+                sent += rows.len() as u64;
+            }
+            Msg::Done(s) => stats = Some(s),
+            Msg::Failed(e) => return Err(e.into()),
+        }
+    }
+    let stats = stats.ok_or(ExecError::ParserStopped(table.name))?;
+    let staged = writer.as_mut().finish().await.map_err(statement_error(
+        dialect,
+        Some(table.name),
+        copy_sql,
+    ))?;
+    if handle.join().is_err() {
+        return Err(ExecError::ParserStopped(table.name).into());
+    }
+    if staged != sent || stats.rows != sent {
+        return Err(ExecError::RowCountMismatch {
+            table: table.name,
+            sent,
+            staged,
+        }
+        .into());
+    }
+    Ok(stats)
+}

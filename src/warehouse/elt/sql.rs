@@ -1,0 +1,584 @@
+//! The ELT statements, rendered from `sql/<dialect>/elt_*.sql`.
+//!
+//! The two dialects' templates have the same structure line for line; where a dialect needs other
+//! syntax, the differing line follows a `-- dialect:` comment saying why (a test holds them to
+//! that). The only other difference is how the staging tables are filled: `COPY … FROM STDIN` fed by
+//! sparkify on PostgreSQL, `COPY … FROM 's3://…' … FORMAT AS JSON` on Redshift.
+//!
+//! Templates are filled with nothing but names from [`crate::schema`] and the staging definitions,
+//! and, for Redshift's COPY, literals that were validated first ([`S3Input`]).
+
+use std::fmt;
+
+use super::staging::{Input, StagingTable, STAGING_EVENTS, STAGING_SONGS};
+use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
+use crate::warehouse::sql::{Dialect, Sql, WriteMode};
+
+/// The deduplicated song catalogue the build statements read.
+pub const CATALOG: &str = "elt_catalog";
+
+/// Redshift's largest MAXERROR.
+pub const MAX_ERRORS_LIMIT: u64 = 100_000;
+
+/// A template in both dialects.
+struct Template {
+    postgres: &'static str,
+    redshift: &'static str,
+}
+
+macro_rules! template {
+    ($name:literal) => {
+        Template {
+            postgres: include_str!(concat!("../../../sql/postgres/", $name)),
+            redshift: include_str!(concat!("../../../sql/redshift/", $name)),
+        }
+    };
+}
+
+const CREATE_STAGING: Template = template!("elt_create_staging.sql");
+const COPY_STAGING: Template = template!("elt_copy_staging.sql");
+const ANALYZE: Template = template!("elt_analyze.sql");
+const CATALOG_SQL: Template = template!("elt_catalog.sql");
+const SONGS_SQL: Template = template!("elt_songs.sql");
+const ARTISTS_SQL: Template = template!("elt_artists.sql");
+const SONGPLAYS_SQL: Template = template!("elt_songplays.sql");
+const USERS_SQL: Template = template!("elt_users.sql");
+const TIME_SQL: Template = template!("elt_time.sql");
+const COUNTS_SQL: Template = template!("elt_counts.sql");
+
+/// Every template by file name, for the structure test.
+#[cfg(test)]
+fn all_templates() -> Vec<(&'static str, Template)> {
+    vec![
+        ("elt_create_staging.sql", CREATE_STAGING),
+        ("elt_copy_staging.sql", COPY_STAGING),
+        ("elt_analyze.sql", ANALYZE),
+        ("elt_catalog.sql", CATALOG_SQL),
+        ("elt_songs.sql", SONGS_SQL),
+        ("elt_artists.sql", ARTISTS_SQL),
+        ("elt_songplays.sql", SONGPLAYS_SQL),
+        ("elt_users.sql", USERS_SQL),
+        ("elt_time.sql", TIME_SQL),
+        ("elt_counts.sql", COUNTS_SQL),
+    ]
+}
+
+impl Template {
+    fn get(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Postgres => self.postgres,
+            Dialect::Redshift => self.redshift,
+        }
+    }
+}
+
+/// Fills `{name}` placeholders. A line holding only a placeholder that renders empty is dropped
+/// (optional COPY clauses); unknown placeholders stay (caught by the tests).
+fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    for line in template.split_inclusive('\n') {
+        let mut rendered = String::with_capacity(line.len());
+        let mut rest = line;
+        while let Some(open) = rest.find('{') {
+            rendered.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) => {
+                    let name = &after[..close];
+                    match vars.iter().find(|(k, _)| *k == name) {
+                        Some((_, value)) => rendered.push_str(value),
+                        None => rendered.push_str(&rest[open..open + close + 2]),
+                    }
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    rendered.push_str(&rest[open..]);
+                    rest = "";
+                }
+            }
+        }
+        rendered.push_str(rest);
+        let only_placeholder = line.trim().starts_with('{') && line.trim().ends_with('}');
+        if only_placeholder && rendered.trim().is_empty() {
+            continue;
+        }
+        out.push_str(&rendered);
+    }
+    out
+}
+
+/// A value that cannot be pasted into Redshift's COPY.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} for Redshift COPY: {reason}")]
+pub struct InvalidLiteral {
+    /// What the value is (e.g. `[S3] LOG_DATA`).
+    pub what: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Where Redshift's COPY reads the raw JSON, and as whom. Every field was validated, so it can be
+/// written into the statement as a quoted literal (COPY takes no bind parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Input {
+    log_data: String,
+    song_data: String,
+    log_jsonpath: String,
+    iam_role: String,
+    region: Option<String>,
+    max_errors: u64,
+}
+
+impl S3Input {
+    /// Validates the COPY sources: `log_data` and `song_data` are `s3://` prefixes (loaded as
+    /// `<prefix>/`, so `log_data_old/` is not picked up), `log_jsonpath` an `s3://` object,
+    /// `iam_role` an IAM role ARN, `region` an AWS region name. `max_errors` is capped at
+    /// [`MAX_ERRORS_LIMIT`].
+    pub fn new(
+        log_data: &str,
+        song_data: &str,
+        log_jsonpath: &str,
+        iam_role: &str,
+        region: Option<&str>,
+        max_errors: u64,
+    ) -> Result<S3Input, InvalidLiteral> {
+        Ok(S3Input {
+            log_data: s3_prefix("log_data", log_data)?,
+            song_data: s3_prefix("song_data", song_data)?,
+            log_jsonpath: s3_object("[S3] LOG_JSONPATH", log_jsonpath)?,
+            iam_role: iam_role_arn(iam_role)?,
+            region: region.map(aws_region).transpose()?,
+            max_errors: max_errors.min(MAX_ERRORS_LIMIT),
+        })
+    }
+}
+
+fn invalid(what: &str, reason: impl Into<String>) -> InvalidLiteral {
+    InvalidLiteral {
+        what: what.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Characters never allowed in a COPY literal: quotes, backslashes (Redshift reads escapes in
+/// literals), controls and whitespace.
+fn plain(what: &str, value: &str) -> Result<(), InvalidLiteral> {
+    match value
+        .chars()
+        .find(|c| matches!(c, '\'' | '"' | '\\') || c.is_control() || c.is_whitespace())
+    {
+        Some(c) => Err(invalid(what, format!("it contains {c:?}"))),
+        None => Ok(()),
+    }
+}
+
+fn s3_object(what: &str, url: &str) -> Result<String, InvalidLiteral> {
+    plain(what, url)?;
+    let loc =
+        crate::source::s3::S3Location::parse(url).map_err(|e| invalid(what, e.reason.clone()))?;
+    if loc.prefix.is_empty() {
+        return Err(invalid(what, "it names a bucket, not an object"));
+    }
+    Ok(loc.url_of(&loc.prefix))
+}
+
+fn s3_prefix(what: &str, url: &str) -> Result<String, InvalidLiteral> {
+    Ok(format!("{}/", s3_object(what, url)?))
+}
+
+fn iam_role_arn(arn: &str) -> Result<String, InvalidLiteral> {
+    const WHAT: &str = "[IAM_ROLE] ARN";
+    plain(WHAT, arn)?;
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = match fields.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| {
+                    !name.is_empty()
+                        && name.len() <= 512
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_/-".contains(&b))
+                })
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(arn.to_owned())
+    } else {
+        Err(invalid(
+            WHAT,
+            "expected arn:aws:iam::<12-digit account>:role/<name>",
+        ))
+    }
+}
+
+fn aws_region(region: &str) -> Result<String, InvalidLiteral> {
+    let ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(region.to_owned())
+    } else {
+        Err(invalid(
+            "[S3] REGION",
+            "expected a region name like us-west-2",
+        ))
+    }
+}
+
+/// What a statement does in the run, so the executor knows what to do with it.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Opens the transaction in which the final tables change.
+    Begin,
+    /// Commits it.
+    Commit,
+    /// Run for its effect.
+    Exec(String),
+    /// `COPY … FROM STDIN` into a staging table; sparkify streams the parsed input (PostgreSQL).
+    CopyIn(Input, String),
+    /// `INSERT … SELECT` building a table's stage rows in the warehouse; affected rows = built.
+    Build(&'static Table, String),
+    /// `DELETE` from a final table; affected rows = deleted.
+    Delete(&'static Table, String),
+    /// `INSERT` into a final table; affected rows = inserted.
+    Insert(&'static Table, String),
+    /// The counts for the run summary (one row).
+    Counts(String),
+}
+
+impl Step {
+    /// The statement text (one statement, ending in `;`).
+    pub fn sql(&self) -> &str {
+        match self {
+            Step::Begin => "BEGIN;\n",
+            Step::Commit => "COMMIT;\n",
+            Step::Exec(s)
+            | Step::CopyIn(_, s)
+            | Step::Build(_, s)
+            | Step::Delete(_, s)
+            | Step::Insert(_, s)
+            | Step::Counts(s) => s,
+        }
+    }
+}
+
+/// Renders the ELT run for one dialect and write mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EltSql {
+    dialect: Dialect,
+    mode: WriteMode,
+    s3: Option<S3Input>,
+}
+
+impl EltSql {
+    /// The PostgreSQL run: sparkify stages the input itself.
+    pub fn postgres(mode: WriteMode) -> EltSql {
+        EltSql {
+            dialect: Dialect::Postgres,
+            mode,
+            s3: None,
+        }
+    }
+
+    /// The Redshift run: COPY stages the input from S3.
+    pub fn redshift(mode: WriteMode, s3: S3Input) -> EltSql {
+        EltSql {
+            dialect: Dialect::Redshift,
+            mode,
+            s3: Some(s3),
+        }
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    fn fill(&self, template: &Template, vars: &[(&str, &str)]) -> String {
+        let stage_songplays = Sql::stage_name(&SONGPLAYS);
+        let mut all: Vec<(&str, &str)> = vec![
+            ("staging_events", STAGING_EVENTS.name),
+            ("staging_songs", STAGING_SONGS.name),
+            ("catalog", CATALOG),
+            ("stage_songplays", &stage_songplays),
+        ];
+        all.extend_from_slice(vars);
+        render(template.get(self.dialect), &all)
+    }
+
+    fn copy(&self, input: Input) -> Step {
+        let table: &StagingTable = input.table();
+        let columns = table.column_list();
+        let mut vars: Vec<(&str, String)> =
+            vec![("staging", table.name.to_owned()), ("columns", columns)];
+        if let Some(s3) = &self.s3 {
+            let (source, format) = match input {
+                Input::Events => (&s3.log_data, s3.log_jsonpath.as_str()),
+                Input::Songs => (&s3.song_data, "auto"),
+            };
+            vars.push(("source", source.clone()));
+            vars.push(("json_format", format.to_owned()));
+            vars.push(("iam_role", s3.iam_role.clone()));
+            vars.push((
+                "region",
+                s3.region
+                    .as_ref()
+                    .map(|r| format!("REGION '{r}'"))
+                    .unwrap_or_default(),
+            ));
+            vars.push(("max_errors", s3.max_errors.to_string()));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sql = self.fill(&COPY_STAGING, &vars);
+        match self.dialect {
+            Dialect::Postgres => Step::CopyIn(input, sql),
+            Dialect::Redshift => Step::Exec(sql),
+        }
+    }
+
+    fn build(&self, table: &'static Table, template: &Template) -> Step {
+        let stage = Sql::stage_name(table);
+        let columns = table.column_list();
+        Step::Build(
+            table,
+            self.fill(template, &[("stage", &stage), ("columns", &columns)]),
+        )
+    }
+
+    fn analyze(&self, name: &str) -> Step {
+        Step::Exec(self.fill(&ANALYZE, &[("name", name)]))
+    }
+
+    /// Every statement of the run, in order:
+    /// 1. create the temporary staging tables and COPY the raw JSON into them;
+    /// 2. build the deduplicated song catalogue (temporary);
+    /// 3. in one transaction: create each table's stage (as the Parquet load does), build the stage
+    ///    rows with `INSERT … SELECT`, lock the final tables, then replace or merge them with the
+    ///    same `DELETE`/`INSERT` statements as the Parquet load; `COMMIT`.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for table in [&STAGING_SONGS, &STAGING_EVENTS] {
+            let defs = table.column_defs();
+            steps.push(Step::Exec(self.fill(
+                &CREATE_STAGING,
+                &[("staging", table.name), ("column_defs", &defs)],
+            )));
+        }
+        steps.push(self.copy(Input::Songs));
+        steps.push(self.copy(Input::Events));
+        steps.push(self.analyze(STAGING_SONGS.name));
+        steps.push(self.analyze(STAGING_EVENTS.name));
+        steps.push(Step::Exec(self.fill(&CATALOG_SQL, &[])));
+        steps.push(self.analyze(CATALOG));
+
+        steps.push(Step::Begin);
+        let sql = Sql::new(self.dialect, None);
+        let loads: Vec<_> = TABLES
+            .iter()
+            .map(|t| (*t, sql.load_statements(t, self.mode)))
+            .collect();
+        for (_, s) in &loads {
+            steps.extend(s.drop_stage.iter().cloned().map(Step::Exec));
+            steps.push(Step::Exec(s.create_stage.clone()));
+        }
+        // songplays before time: time is the distinct start times of the plays.
+        steps.push(self.build(&SONGS, &SONGS_SQL));
+        steps.push(self.build(&ARTISTS, &ARTISTS_SQL));
+        steps.push(self.build(&SONGPLAYS, &SONGPLAYS_SQL));
+        steps.push(self.build(&USERS, &USERS_SQL));
+        steps.push(self.build(&TIME, &TIME_SQL));
+        for (_, s) in &loads {
+            steps.push(Step::Exec(s.analyze_stage.clone()));
+        }
+        steps.push(Step::Counts(self.fill(&COUNTS_SQL, &[])));
+        for (_, s) in &loads {
+            steps.push(Step::Exec(s.lock.clone()));
+        }
+        for (table, s) in &loads {
+            steps.push(Step::Delete(table, s.delete.clone()));
+            steps.push(Step::Insert(table, s.insert.clone()));
+        }
+        steps.push(Step::Commit);
+        steps
+    }
+
+    /// The whole run as one script, for `--dry-run` and the golden tests.
+    pub fn script(&self) -> String {
+        self.steps()
+            .iter()
+            .map(|s| s.sql())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl fmt::Display for EltSql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.script())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn s3() -> S3Input {
+        S3Input::new(
+            "s3://udacity-dend/log_data",
+            "s3://udacity-dend/song_data/",
+            "s3://udacity-dend/log_json_path.json",
+            "arn:aws:iam::123456789012:role/dwhRole",
+            Some("us-west-2"),
+            0,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn literals_are_validated() {
+        let ok = |log: &str, arn: &str| {
+            S3Input::new(log, "s3://bkt/s", "s3://bkt/p.json", arn, None, 5).map(|_| ())
+        };
+        let role = "arn:aws:iam::123456789012:role/dwhRole";
+        assert!(ok("s3://bkt/log_data", role).is_ok());
+        assert!(ok("s3://bkt/it's", role).is_err());
+        assert!(ok("s3://bkt/a\\b", role).is_err());
+        assert!(ok("s3://bkt/a b", role).is_err());
+        assert!(ok("https://bkt/log", role).is_err());
+        assert!(ok("s3://bkt", role).is_err());
+        assert!(ok("s3://bkt/x", "arn:aws:iam::123:role/x").is_err());
+        assert!(ok("s3://bkt/x", "arn:aws:iam::123456789012:user/x").is_err());
+        assert!(ok("s3://bkt/x", "arn:aws:iam::123456789012:role/x' --").is_err());
+        let region = S3Input::new(
+            "s3://bkt/l",
+            "s3://bkt/s",
+            "s3://bkt/p",
+            role,
+            Some("us west"),
+            0,
+        );
+        assert!(region.is_err());
+        let capped = S3Input::new(
+            "s3://bkt/l",
+            "s3://bkt/s",
+            "s3://bkt/p",
+            role,
+            None,
+            u64::MAX,
+        );
+        assert_eq!(capped.unwrap().max_errors, MAX_ERRORS_LIMIT);
+    }
+
+    #[test]
+    fn render_drops_empty_optional_lines() {
+        let t = "COPY x\n{region}\nMAXERROR {n};\n{unknown}\n";
+        assert_eq!(
+            render(t, &[("region", ""), ("n", "3")]),
+            "COPY x\nMAXERROR 3;\n{unknown}\n"
+        );
+    }
+
+    /// The dialects differ only on lines announced by a `-- dialect:` comment, except for the COPY
+    /// into staging, which is a different mechanism.
+    #[test]
+    fn dialects_share_the_structure() {
+        for (name, t) in all_templates() {
+            if name == "elt_copy_staging.sql" {
+                continue;
+            }
+            let (pg, rs): (Vec<&str>, Vec<&str>) =
+                (t.postgres.lines().collect(), t.redshift.lines().collect());
+            assert_eq!(pg.len(), rs.len(), "{name}: line counts differ");
+            for (i, (a, b)) in pg.iter().zip(&rs).enumerate() {
+                if a != b {
+                    let announced = i > 0 && pg[i - 1].starts_with("-- dialect:");
+                    assert!(announced, "{name}:{}: undeclared difference", i + 1);
+                    assert_eq!(pg[i - 1], rs[i - 1], "{name}:{}", i);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_placeholder_left() {
+        for sql in [
+            EltSql::postgres(WriteMode::Merge),
+            EltSql::redshift(WriteMode::Replace, s3()),
+        ] {
+            for step in sql.steps() {
+                let text: String = step
+                    .sql()
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect();
+                assert!(!text.contains('{') && !text.contains('}'), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_region_the_clause_is_left_out() {
+        let mut input = s3();
+        input.region = None;
+        let script = EltSql::redshift(WriteMode::Merge, input).script();
+        assert!(!script.contains("REGION"));
+        assert!(script.contains("FORMAT AS JSON 'auto'\nTRUNCATECOLUMNS"));
+    }
+
+    fn golden_scripts() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for mode in [WriteMode::Replace, WriteMode::Merge] {
+            out.push((
+                format!("redshift/{mode}.sql"),
+                EltSql::redshift(mode, s3()).script(),
+            ));
+            out.push((
+                format!("postgres/{mode}.sql"),
+                EltSql::postgres(mode).script(),
+            ));
+        }
+        out
+    }
+
+    /// The exact statements, compared with `tests/golden/elt/`; `UPDATE_GOLDEN=1` rewrites them.
+    #[test]
+    fn golden() {
+        let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/elt");
+        let mut failures = Vec::new();
+        for (name, text) in golden_scripts() {
+            let path = root.join(&name);
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(expected) if expected == text => {}
+                Ok(expected) => failures.push(format!(
+                    "{}: differs\n--- expected\n{expected}\n--- rendered\n{text}",
+                    path.display()
+                )),
+                Err(e) => failures.push(format!("{}: {e}", path.display())),
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "golden ELT SQL mismatch (rerun with UPDATE_GOLDEN=1 after checking the change):\n{}",
+            failures.join("\n")
+        );
+    }
+}
