@@ -77,8 +77,9 @@ fn user_errors_are_one_line_with_exit_code_2() {
             "cannot read config missing.cfg",
         ),
         (
-            vec!["etl", "--target", "postgres://u:hunter2@localhost/db"],
-            "postgres://u:***@localhost/db",
+            // A remote host without TLS is refused before any connection is tried.
+            vec!["etl", "--target", "postgres://u:hunter2@db.example.invalid/db"],
+            "db.example.invalid:5432/db",
         ),
         (
             vec!["transform", "--rows-per-file", "0"],
