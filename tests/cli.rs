@@ -78,7 +78,11 @@ fn user_errors_are_one_line_with_exit_code_2() {
         ),
         (
             // A remote host without TLS is refused before any connection is tried.
-            vec!["etl", "--target", "postgres://u:hunter2@db.example.invalid/db"],
+            vec![
+                "etl",
+                "--target",
+                "postgres://u:hunter2@db.example.invalid/db",
+            ],
             "db.example.invalid:5432/db",
         ),
         (

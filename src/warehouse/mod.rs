@@ -148,11 +148,7 @@ pub fn load_redshift(
     mode: WriteMode,
 ) -> Result<redshift::RunLoad> {
     runtime()?.block_on(async {
-        let mut client = target
-            .connection
-            .connect()
-            .await
-            .map_err(redshift::RedshiftError::from)?;
+        let mut client = target.connect().await?;
         let s3 = crate::source::s3::s3_client(&target.s3_settings()).await;
         let run = match input {
             RedshiftInput::Folder { dir, rows } => {
@@ -169,11 +165,7 @@ pub fn load_redshift(
 /// Creates (`create = true`) or drops the star-schema tables in Redshift, idempotently.
 pub fn ddl_redshift(target: &redshift::RedshiftTarget, create: bool) -> Result<()> {
     runtime()?.block_on(async {
-        let mut client = target
-            .connection
-            .connect()
-            .await
-            .map_err(redshift::RedshiftError::from)?;
+        let mut client = target.connect().await?;
         redshift::execute(&mut client, &redshift::plan_ddl(&target.sql(), create)).await?;
         Ok(())
     })

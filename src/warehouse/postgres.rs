@@ -878,23 +878,20 @@ fn parse_url(url: &str) -> Result<PgTarget> {
     let host = host.ok_or_else(|| invalid("no host given (postgres://user@host/db)"))?;
     let user = user.ok_or_else(|| invalid("no user given (postgres://user@host/db)"))?;
     let dbname = dbname.unwrap_or_else(|| user.clone());
-    Ok(PgTarget {
-        host,
-        port: port.unwrap_or(DEFAULT_PORT),
-        user,
-        password,
-        dbname,
-        sslmode,
-        sslrootcert,
-        application_name: application_name.unwrap_or_else(|| "sparkify".to_owned()),
-        connect_timeout: match connect_timeout {
-            // libpq: 0 means wait forever; keep a generous upper bound instead of hanging.
-            Some(d) if d.is_zero() => Duration::from_secs(3600),
-            Some(d) => d,
-            None => DEFAULT_CONNECT_TIMEOUT,
-        },
-        allow_insecure_remote: false,
-    })
+    let mut target = PgTarget::new(host, port.unwrap_or(DEFAULT_PORT), user, dbname);
+    target.password = password;
+    target.sslmode = sslmode;
+    target.sslrootcert = sslrootcert;
+    if let Some(name) = application_name {
+        target.application_name = name;
+    }
+    match connect_timeout {
+        // libpq: 0 means wait forever; keep a generous upper bound instead of hanging.
+        Some(d) if d.is_zero() => target.connect_timeout = Duration::from_secs(3600),
+        Some(d) => target.connect_timeout = d,
+        None => {}
+    }
+    Ok(target)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -125,6 +125,12 @@ impl RedshiftTarget {
         Sql::new(Dialect::Redshift, self.schema.clone())
     }
 
+    /// Connects to the cluster as [`PgTarget::connect`] does (TLS per the plan), on the current
+    /// Tokio runtime.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, RedshiftError> {
+        Ok(self.connection.connect().await?)
+    }
+
     /// How the staging bucket is reached.
     pub fn s3_settings(&self) -> S3Settings {
         S3Settings {
