@@ -166,13 +166,13 @@ async fn create_tables_issues_the_golden_statements_and_is_idempotent() {
     execute(&mut rs, &plan).await.unwrap();
     assert_golden("create.sql", &rs.script());
     execute(&mut rs, &plan).await.unwrap();
-    assert_eq!(rs.snapshot_tables().len(), 5);
+    assert_eq!(rs.all_tables().len(), 5);
     rs.log.clear();
     execute(&mut rs, &plan_ddl(&target().sql(), false))
         .await
         .unwrap();
     assert_golden("drop.sql", &rs.script());
-    assert!(rs.snapshot_tables().is_empty());
+    assert!(rs.all_tables().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +188,7 @@ async fn merge_issues_the_golden_statements_and_reruns_change_nothing() {
         .await
         .unwrap();
     assert_golden("merge.sql", &rs.script());
-    assert_eq!(rs.snapshot_tables(), expected);
+    assert_eq!(rs.all_tables(), expected);
     assert_eq!(run.run_id, "run-1");
     assert_eq!(run.run_url, "s3://staging/dwh/runs/run-1/");
     for t in &run.report.tables {
@@ -200,7 +200,7 @@ async fn merge_issues_the_golden_statements_and_reruns_change_nothing() {
     let again = load(&mut rs, &client, &w(&full), "run-2", WriteMode::Merge)
         .await
         .unwrap();
-    assert_eq!(rs.snapshot_tables(), expected);
+    assert_eq!(rs.all_tables(), expected);
     for t in &again.report.tables {
         assert_eq!((t.deleted, t.inserted), (rows[t.table], rows[t.table]));
     }
@@ -216,7 +216,7 @@ async fn replace_issues_the_golden_statements_and_leaves_exactly_the_run() {
         .await
         .unwrap();
     assert_golden("replace.sql", &rs.script());
-    assert_eq!(rs.snapshot_tables(), parquet_tables(&w(&full)));
+    assert_eq!(rs.all_tables(), parquet_tables(&w(&full)));
     assert!(run.report.tables.iter().all(|t| t.staged == t.inserted));
 
     // A replace keeps nothing of the previous load.
@@ -224,7 +224,7 @@ async fn replace_issues_the_golden_statements_and_leaves_exactly_the_run() {
     let run = load(&mut rs, &client, &w(&few), "run-2", WriteMode::Replace)
         .await
         .unwrap();
-    assert_eq!(rs.snapshot_tables(), expected);
+    assert_eq!(rs.all_tables(), expected);
     let songplays = run.report.table("songplays").unwrap();
     assert_eq!(songplays.deleted, 6820);
     assert_eq!(songplays.inserted, expected["songplays"].len() as u64);
@@ -234,7 +234,7 @@ async fn replace_issues_the_golden_statements_and_leaves_exactly_the_run() {
         .await
         .unwrap();
     assert_eq!(again.run_id, "run-2");
-    assert_eq!(rs.snapshot_tables(), expected);
+    assert_eq!(rs.all_tables(), expected);
     drop(s3);
 }
 
@@ -262,7 +262,7 @@ async fn incremental_merges_in_any_order_converge_on_the_full_load() {
             .await
             .unwrap();
         }
-        assert_eq!(rs.snapshot_tables(), full, "order {n}");
+        assert_eq!(rs.all_tables(), full, "order {n}");
     }
 }
 
@@ -275,7 +275,7 @@ async fn the_manifest_lists_exactly_the_runs_files_with_their_sizes() {
     load(&mut rs, &client, &dir, "run-1", WriteMode::Merge)
         .await
         .unwrap();
-    assert_eq!(rs.snapshot_tables(), parquet_tables(&dir));
+    assert_eq!(rs.all_tables(), parquet_tables(&dir));
 
     let target = target();
     let latest = read_latest(&client, &target.staging)
@@ -366,7 +366,7 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
     load(&mut rs, &client, &w(&full), "run-1", WriteMode::Merge)
         .await
         .unwrap();
-    let before = rs.snapshot_tables();
+    let before = rs.all_tables();
 
     // Replace: the COPY runs inside the transaction.
     rs.fail_copy = Some("artists".into());
@@ -399,7 +399,7 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
     assert_eq!(rs.log[copy + 1], "ROLLBACK;");
     assert!(rs.log[copy + 2].contains("FROM sys_load_error_detail"));
     assert_eq!(rs.log.len(), copy + 3, "{:#?}", rs.log);
-    assert_eq!(rs.snapshot_tables(), before);
+    assert_eq!(rs.all_tables(), before);
 
     // Without sys_load_error_detail, stl_load_errors answers.
     rs.has_sys_view = false;
@@ -412,10 +412,11 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
         "{e}"
     );
     assert!(rs.log.last().unwrap().contains("FROM stl_load_errors"));
-    assert_eq!(rs.snapshot_tables(), before);
+    assert_eq!(rs.all_tables(), before);
 
     // Merge: the COPY into the stage runs before the transaction, which never starts.
     rs.fail_copy = Some("stage_songs".into());
+    rs.has_sys_view = true;
     rs.load_errors.clear();
     rs.log.clear();
     let e = load(&mut rs, &client, &w(&few), "run-4", WriteMode::Merge)
@@ -423,7 +424,19 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("hold no rows for this COPY"), "{e}");
     assert!(!rs.log.iter().any(|s| s == "BEGIN;" || s == "ROLLBACK;"));
-    assert_eq!(rs.snapshot_tables(), before);
+    // The stages created so far are dropped: users, the first, and songs, whose COPY failed.
+    let copy = position(&rs.log, "COPY stage_songs");
+    assert!(rs.log[copy + 1].contains("FROM sys_load_error_detail"));
+    assert_eq!(
+        rs.log[copy + 2..],
+        ["DROP TABLE stage_users;\n", "DROP TABLE stage_songs;\n"]
+    );
+    assert_eq!(rs.all_tables(), before);
+    // The session can load again.
+    rs.fail_copy = None;
+    load(&mut rs, &client, &w(&few), "run-5", WriteMode::Merge)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,7 +447,7 @@ async fn a_partial_copy_is_caught_by_the_row_count() {
     load(&mut rs, &client, &w(&full), "run-1", WriteMode::Merge)
         .await
         .unwrap();
-    let before = rs.snapshot_tables();
+    let before = rs.all_tables();
 
     for (mode, into, run) in [
         (WriteMode::Replace, "time", "run-2"),
@@ -461,27 +474,27 @@ async fn a_partial_copy_is_caught_by_the_row_count() {
             }
             other => panic!("{other}"),
         }
-        // The check follows the COPY at once; a replace then rolls back.
-        let tail: Vec<&str> = rs
-            .log
-            .iter()
-            .rev()
-            .take(3)
-            .rev()
-            .map(String::as_str)
-            .collect();
+        // The check follows the COPY at once; then a replace rolls back, a merge (which has not
+        // begun its transaction) drops the stages it created.
+        let copy = position(&rs.log, &format!("COPY {into} ("));
+        assert_eq!(rs.log[copy + 1], "SELECT pg_last_copy_count();\n");
+        let after: Vec<&str> = rs.log[copy + 2..].iter().map(String::as_str).collect();
         match mode {
-            WriteMode::Replace => {
-                assert!(tail[0].starts_with("COPY time ("), "{tail:?}");
-                assert_eq!(tail[1..], ["SELECT pg_last_copy_count();\n", "ROLLBACK;"]);
-            }
+            WriteMode::Replace => assert_eq!(after, ["ROLLBACK;"]),
             WriteMode::Merge => {
-                assert!(tail[1].starts_with("COPY stage_time ("), "{tail:?}");
-                assert_eq!(tail[2], "SELECT pg_last_copy_count();\n");
                 assert!(!rs.log.iter().any(|s| s == "BEGIN;"));
+                assert_eq!(
+                    after,
+                    [
+                        "DROP TABLE stage_users;\n",
+                        "DROP TABLE stage_songs;\n",
+                        "DROP TABLE stage_artists;\n",
+                        "DROP TABLE stage_time;\n"
+                    ]
+                );
             }
         }
-        assert_eq!(rs.snapshot_tables(), before, "{mode}");
+        assert_eq!(rs.all_tables(), before, "{mode}");
     }
 }
 
@@ -584,7 +597,7 @@ async fn table_names_from_the_run_pointer_never_reach_a_statement() {
         .await
         .unwrap();
     assert!(!rs.log.iter().any(|s| s.contains("DROP TABLE users")));
-    assert_eq!(rs.snapshot_tables(), parquet_tables(&w(&full)));
+    assert_eq!(rs.all_tables(), parquet_tables(&w(&full)));
 }
 
 #[test]

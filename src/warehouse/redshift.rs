@@ -148,8 +148,11 @@ pub type Result<T, E = RedshiftError> = std::result::Result<T, E>;
 /// What the loader does with a statement's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
-    /// Nothing beyond success: DDL, locks, stage tables.
+    /// Nothing beyond success: DDL, locks.
     Plain,
+    /// Creates the table's temporary stage: from here on the stage is dropped however the load
+    /// ends.
+    CreateStage,
     /// `BEGIN`: from here on a failure rolls back.
     Begin,
     /// `COMMIT`: the load takes effect.
@@ -170,8 +173,8 @@ pub enum StepKind {
     Delete,
     /// Inserts target rows (counted).
     Insert,
-    /// Clean-up after `COMMIT`: a failure is only logged.
-    Cleanup,
+    /// Drops the table's stage, after `COMMIT` or after a failure: a failure is only logged.
+    DropStage,
 }
 
 /// One statement of a plan.
@@ -311,7 +314,11 @@ pub fn plan_load(
     let mut steps = Vec::new();
     if mode == WriteMode::Merge {
         for (s, l) in &loads {
-            steps.extend(l.prepare.iter().map(|p| on(s, p, StepKind::Plain)));
+            steps.extend(
+                l.create_stage
+                    .iter()
+                    .map(|c| on(s, c, StepKind::CreateStage)),
+            );
             steps.extend(copy(s, l));
         }
     }
@@ -327,7 +334,7 @@ pub fn plan_load(
     }
     steps.push(Step::new(None, COMMIT, StepKind::Commit));
     for (s, l) in &loads {
-        steps.extend(l.drop_stage.iter().map(|d| on(s, d, StepKind::Cleanup)));
+        steps.extend(l.drop_stage.iter().map(|d| on(s, d, StepKind::DropStage)));
     }
     LoadPlan {
         mode,
@@ -394,43 +401,69 @@ enum Stop {
     Error(RedshiftError),
 }
 
+/// What a run of a plan has done to the session so far.
+#[derive(Default)]
+struct Session {
+    in_transaction: bool,
+    /// Tables whose stage was created and not yet dropped.
+    stages: Vec<&'static str>,
+}
+
 /// Runs `plan` on `exec`, step by step. On a failure inside the transaction it issues `ROLLBACK`
-/// before anything else; a failed COPY is then explained from the load-error tables.
+/// before anything else; a failed COPY is then explained from the load-error tables, and the stage
+/// tables created so far are dropped.
 pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadReport> {
-    let mut in_transaction = false;
-    match run_steps(exec, plan, &mut in_transaction).await {
-        Ok(report) => Ok(report),
-        Err(stop) => {
-            if in_transaction {
-                if let Err(e) = exec.run(ROLLBACK).await {
-                    tracing::warn!(
-                        error = %e,
-                        "ROLLBACK after a failed load failed; the server discards the open \
-                         transaction when the connection closes"
-                    );
-                }
-            }
-            Err(match stop {
-                Stop::Error(e) => e,
-                Stop::Copy {
-                    table,
-                    manifest,
-                    reason,
-                } => RedshiftError::Copy {
-                    table,
-                    manifest,
-                    reason,
-                    details: load_errors(exec).await,
-                },
-            })
+    let mut session = Session::default();
+    let stop = match run_steps(exec, plan, &mut session).await {
+        Ok(report) => return Ok(report),
+        Err(stop) => stop,
+    };
+    if session.in_transaction {
+        if let Err(e) = exec.run(ROLLBACK).await {
+            tracing::warn!(
+                error = %e,
+                "ROLLBACK after a failed load failed; the server discards the open transaction \
+                 when the connection closes"
+            );
         }
+    }
+    let error = match stop {
+        Stop::Error(e) => e,
+        Stop::Copy {
+            table,
+            manifest,
+            reason,
+        } => RedshiftError::Copy {
+            table,
+            manifest,
+            reason,
+            details: load_errors(exec).await,
+        },
+    };
+    for step in &plan.steps {
+        let created = step.table.is_some_and(|t| session.stages.contains(&t));
+        if step.kind == StepKind::DropStage && created {
+            drop_stage(exec, step).await;
+        }
+    }
+    Err(error)
+}
+
+/// Runs a [`StepKind::DropStage`] step; a failure is only logged (the stage goes with the session).
+async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
+    if let Err(e) = exec.run(&step.sql).await {
+        tracing::warn!(
+            statement = first_line(&step.sql),
+            error = %e,
+            "dropping a stage table failed; it goes when the session ends"
+        );
     }
 }
 
 async fn run_steps<E: Executor>(
     exec: &mut E,
     plan: &LoadPlan,
-    in_transaction: &mut bool,
+    session: &mut Session,
 ) -> std::result::Result<LoadReport, Stop> {
     let mut report = LoadReport {
         mode: plan.mode,
@@ -447,41 +480,35 @@ async fn run_steps<E: Executor>(
             .collect(),
     };
     for step in &plan.steps {
-        let reply = match exec.run(&step.sql).await {
-            Ok(reply) => reply,
-            Err(e) => {
-                return match &step.kind {
-                    StepKind::Cleanup => {
-                        tracing::warn!(
-                            statement = first_line(&step.sql),
-                            error = %e,
-                            "clean-up after the load failed; temporary tables go with the session"
-                        );
-                        continue;
-                    }
-                    StepKind::Commit => {
-                        *in_transaction = false;
-                        Err(Stop::Error(RedshiftError::Commit { reason: e.message }))
-                    }
-                    StepKind::Copy { manifest } => Err(Stop::Copy {
-                        table: step.table.unwrap_or("?"),
-                        manifest: manifest.to_string(),
-                        reason: e.message,
-                    }),
-                    _ => Err(Stop::Error(RedshiftError::Statement {
-                        table: step.table,
-                        statement: first_line(&step.sql),
-                        reason: e.message,
-                    })),
-                };
+        if step.kind == StepKind::DropStage {
+            drop_stage(exec, step).await;
+            session.stages.retain(|t| Some(*t) != step.table);
+            continue;
+        }
+        let reply = exec.run(&step.sql).await.map_err(|e| match &step.kind {
+            StepKind::Copy { manifest } => Stop::Copy {
+                table: step.table.unwrap_or("?"),
+                manifest: manifest.to_string(),
+                reason: e.message,
+            },
+            StepKind::Commit => {
+                // The server ends a transaction whose COMMIT failed.
+                session.in_transaction = false;
+                Stop::Error(RedshiftError::Commit { reason: e.message })
             }
-        };
+            _ => Stop::Error(RedshiftError::Statement {
+                table: step.table,
+                statement: first_line(&step.sql),
+                reason: e.message,
+            }),
+        })?;
         let entry = step
             .table
             .and_then(|t| report.tables.iter_mut().find(|e| e.table == t));
         match (&step.kind, entry) {
-            (StepKind::Begin, _) => *in_transaction = true,
-            (StepKind::Commit, _) => *in_transaction = false,
+            (StepKind::Begin, _) => session.in_transaction = true,
+            (StepKind::Commit, _) => session.in_transaction = false,
+            (StepKind::CreateStage, _) => session.stages.extend(step.table),
             (StepKind::CopyCount { manifest, expected }, Some(entry)) => {
                 let loaded = reply.scalar().and_then(|v| v.trim().parse::<i64>().ok());
                 let loaded = loaded.ok_or_else(|| {
@@ -653,4 +680,88 @@ pub fn parquet_rows(dir: &Path) -> crate::Result<BTreeMap<String, u64>> {
         out.insert(td.table.name.to_owned(), rows);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{SONGS, USERS};
+    use crate::warehouse::sql::{Dialect, IamRole};
+
+    fn source(table: &'static Table, rows: u64, files: usize) -> CopySource {
+        CopySource {
+            table,
+            manifest: S3Url::new(&format!("s3://bkt/p/runs/r/{}.manifest", table.name)).unwrap(),
+            rows,
+            files,
+        }
+    }
+
+    fn kinds(plan: &LoadPlan) -> Vec<(Option<&str>, String)> {
+        plan.steps
+            .iter()
+            .map(|s| {
+                (
+                    s.table,
+                    format!("{:?}", s.kind)
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_table_without_files_is_emptied_by_replace_and_skipped_by_merge() {
+        let sql = Sql::new(Dialect::Redshift, None);
+        let role = IamRole::new("arn:aws:iam::123456789012:role/r").unwrap();
+        let sources = [source(&USERS, 0, 0), source(&SONGS, 7, 1)];
+        let k = |s: &str| s.to_owned();
+
+        let plan = plan_load(&sql, &sources, &role, WriteMode::Replace);
+        assert_eq!(
+            kinds(&plan),
+            [
+                (None, k("Begin")),
+                (Some("users"), k("Plain")),
+                (Some("songs"), k("Plain")),
+                (Some("users"), k("Delete")),
+                (Some("songs"), k("Delete")),
+                (Some("songs"), k("Copy")),
+                (Some("songs"), k("CopyCount")),
+                (None, k("Commit")),
+            ]
+        );
+        assert_eq!(plan.tables, [("users", 0), ("songs", 1)]);
+
+        let plan = plan_load(&sql, &sources, &role, WriteMode::Merge);
+        assert!(plan.steps.iter().all(|s| s.table != Some("users")));
+        assert_eq!(
+            plan.steps
+                .iter()
+                .filter(|s| s.kind == StepKind::Begin)
+                .count(),
+            1
+        );
+        assert_eq!(
+            plan.steps.last().map(|s| s.sql.as_str()),
+            Some("DROP TABLE stage_songs;\n")
+        );
+    }
+
+    #[test]
+    fn ddl_runs_in_one_transaction() {
+        let plan = plan_ddl(&Sql::new(Dialect::Redshift, None), false);
+        let script = plan.script();
+        assert!(
+            script.starts_with("BEGIN;\nDROP TABLE IF EXISTS songplays;\n"),
+            "{script}"
+        );
+        assert!(
+            script.ends_with("DROP TABLE IF EXISTS users;\nCOMMIT;\n"),
+            "{script}"
+        );
+    }
 }

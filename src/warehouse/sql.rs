@@ -319,7 +319,6 @@ mod templates {
     pub const DROP_TABLE: &str = include_str!("../../sql/postgres/drop_table.sql");
     pub const LOCK_TABLE: &str = include_str!("../../sql/postgres/lock_table.sql");
     pub const CREATE_STAGE: &str = include_str!("../../sql/postgres/create_stage.sql");
-    pub const DROP_STAGE: &str = include_str!("../../sql/postgres/drop_stage.sql");
     pub const COPY_STAGE: &str = include_str!("../../sql/postgres/copy_stage.sql");
     pub const COUNT_STAGE: &str = include_str!("../../sql/postgres/count_stage.sql");
     pub const ANALYZE_STAGE: &str = include_str!("../../sql/postgres/analyze_stage.sql");
@@ -332,6 +331,7 @@ mod templates {
     pub const RS_CREATE_TABLE: &str = include_str!("../../sql/redshift/create_table.sql");
     pub const RS_LOCK_TABLE: &str = include_str!("../../sql/redshift/lock_table.sql");
     pub const RS_CREATE_STAGE: &str = include_str!("../../sql/redshift/create_stage.sql");
+    pub const RS_DROP_STAGE: &str = include_str!("../../sql/redshift/drop_stage.sql");
     pub const RS_COPY_PARQUET: &str = include_str!("../../sql/redshift/copy_parquet.sql");
     pub const RS_LAST_COPY_COUNT: &str = include_str!("../../sql/redshift/last_copy_count.sql");
     pub const RS_LOAD_ERRORS: &str = include_str!("../../sql/redshift/load_errors.sql");
@@ -370,10 +370,9 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
 /// The statements one load runs for one table, in order. Each is a single statement ending in `;`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadStatements {
-    /// Locks the target against concurrent writers for the rest of the transaction (readers go on).
+    /// Locks the target against concurrent writers for the rest of the transaction. PostgreSQL's
+    /// lock lets readers go on; Redshift's `LOCK` makes them wait for the transaction too.
     pub lock: String,
-    /// Drops a leftover stage table (Redshift only: PostgreSQL drops it at commit).
-    pub drop_stage: Option<String>,
     /// Creates the temporary stage table shaped like the target.
     pub create_stage: String,
     /// `COPY … FROM STDIN (FORMAT binary)` into the stage (PostgreSQL only: Redshift copies from S3).
@@ -391,9 +390,7 @@ pub struct LoadStatements {
 impl LoadStatements {
     /// All statements in execution order.
     pub fn all(&self) -> Vec<&str> {
-        let mut v = vec![self.lock.as_str()];
-        v.extend(self.drop_stage.as_deref());
-        v.push(&self.create_stage);
+        let mut v = vec![self.lock.as_str(), &self.create_stage];
         v.extend(self.copy.as_deref());
         v.push(&self.count_stage);
         v.push(&self.analyze_stage);
@@ -410,9 +407,10 @@ impl LoadStatements {
 /// transaction. Each string is a single statement ending in `;`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedshiftLoad {
-    /// Merge only, before the transaction: drops a stage table left in this session, then creates
-    /// the stage `(LIKE target)`. Empty for replace.
-    pub prepare: Vec<String>,
+    /// Merge only, before the transaction: creates the stage `(LIKE target)`. There is no
+    /// `DROP TABLE IF EXISTS` ahead of it: with no temporary table of that name in the session, it
+    /// would drop a permanent table of the same name.
+    pub create_stage: Option<String>,
     /// Locks the target at the start of the transaction.
     pub lock: String,
     /// Replace: `DELETE FROM target` ahead of the COPY. Merge: deletes the target rows that staged
@@ -425,14 +423,15 @@ pub struct RedshiftLoad {
     pub copy_count: String,
     /// Merge only: inserts the staged rows that belong in the target.
     pub insert: Option<String>,
-    /// Merge only, after the transaction: drops the stage.
+    /// Merge only, once the load is over (committed or not): drops the stage this session
+    /// created, which shadows any permanent table of that name.
     pub drop_stage: Option<String>,
 }
 
 impl RedshiftLoad {
     /// The table's statements in the order a load of this table alone would run them.
     pub fn all(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.prepare.iter().map(String::as_str).collect();
+        let mut v: Vec<&str> = self.create_stage.iter().map(String::as_str).collect();
         if self.insert.is_some() {
             v.extend([
                 self.copy.as_str(),
@@ -607,10 +606,6 @@ impl Sql {
         let vars = self.vars(table);
         LoadStatements {
             lock: vars.fill(lock),
-            drop_stage: match self.dialect {
-                Dialect::Postgres => None,
-                Dialect::Redshift => Some(vars.fill(templates::DROP_STAGE)),
-            },
             create_stage: vars.fill(create_stage),
             copy: match self.dialect {
                 Dialect::Postgres => Some(vars.fill(templates::COPY_STAGE)),
@@ -651,7 +646,7 @@ impl Sql {
         let copy_count = templates::RS_LAST_COPY_COUNT.to_owned();
         match mode {
             WriteMode::Replace => RedshiftLoad {
-                prepare: Vec::new(),
+                create_stage: None,
                 lock: s.lock,
                 delete: s.delete,
                 copy: copy_into(&vars.table),
@@ -659,18 +654,15 @@ impl Sql {
                 insert: None,
                 drop_stage: None,
             },
-            WriteMode::Merge => {
-                let drop_stage = vars.fill(templates::DROP_STAGE);
-                RedshiftLoad {
-                    prepare: vec![drop_stage.clone(), s.create_stage],
-                    lock: s.lock,
-                    delete: s.delete,
-                    copy: copy_into(&vars.stage),
-                    copy_count,
-                    insert: Some(s.insert),
-                    drop_stage: Some(drop_stage),
-                }
-            }
+            WriteMode::Merge => RedshiftLoad {
+                create_stage: Some(s.create_stage),
+                lock: s.lock,
+                delete: s.delete,
+                copy: copy_into(&vars.stage),
+                copy_count,
+                insert: Some(s.insert),
+                drop_stage: Some(vars.fill(templates::RS_DROP_STAGE)),
+            },
         }
     }
 }

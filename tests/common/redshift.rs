@@ -197,7 +197,7 @@ impl FakeRedshift {
     }
 
     /// Every permanent table's rows, sorted.
-    pub fn snapshot_tables(&self) -> BTreeMap<String, Rows> {
+    pub fn all_tables(&self) -> BTreeMap<String, Rows> {
         self.tables
             .keys()
             .map(|k| (k.clone(), self.table(k).unwrap_or_default()))
@@ -289,6 +289,13 @@ impl FakeRedshift {
         if let Some(name) = s.strip_prefix("DROP TABLE IF EXISTS ") {
             if self.temp.remove(name).is_none() {
                 self.tables.remove(name);
+            }
+            return ok(0);
+        }
+        if let Some(name) = s.strip_prefix("DROP TABLE ") {
+            // A temporary table shadows a permanent one of the same name.
+            if self.temp.remove(name).is_none() && self.tables.remove(name).is_none() {
+                return Err(err("42P01", format!("table \"{name}\" does not exist")));
             }
             return ok(0);
         }

@@ -1,5 +1,3 @@
-DROP TABLE IF EXISTS stage_artists;
-
 CREATE TEMP TABLE stage_artists (LIKE artists);
 
 COPY stage_artists (artist_id, name, location, latitude, longitude)
@@ -20,4 +18,4 @@ INSERT INTO artists (artist_id, name, location, latitude, longitude)
 SELECT stage_artists.artist_id, stage_artists.name, stage_artists.location, stage_artists.latitude, stage_artists.longitude
 FROM stage_artists;
 
-DROP TABLE IF EXISTS stage_artists;
+DROP TABLE stage_artists;

@@ -1,5 +1,3 @@
-DROP TABLE IF EXISTS stage_songplays;
-
 CREATE TEMP TABLE stage_songplays (LIKE songplays);
 
 COPY stage_songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
@@ -20,4 +18,4 @@ INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_
 SELECT stage_songplays.songplay_id, stage_songplays.start_time, stage_songplays.user_id, stage_songplays.level, stage_songplays.song_id, stage_songplays.artist_id, stage_songplays.session_id, stage_songplays.location, stage_songplays.user_agent
 FROM stage_songplays;
 
-DROP TABLE IF EXISTS stage_songplays;
+DROP TABLE stage_songplays;

@@ -1,5 +1,3 @@
-DROP TABLE IF EXISTS stage_songs;
-
 CREATE TEMP TABLE stage_songs (LIKE songs);
 
 COPY stage_songs (song_id, title, artist_id, year, duration)
@@ -20,4 +18,4 @@ INSERT INTO songs (song_id, title, artist_id, year, duration)
 SELECT stage_songs.song_id, stage_songs.title, stage_songs.artist_id, stage_songs.year, stage_songs.duration
 FROM stage_songs;
 
-DROP TABLE IF EXISTS stage_songs;
+DROP TABLE stage_songs;

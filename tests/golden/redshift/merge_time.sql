@@ -1,5 +1,3 @@
-DROP TABLE IF EXISTS stage_time;
-
 CREATE TEMP TABLE stage_time (LIKE time);
 
 COPY stage_time (start_time, hour, day, week, month, year, weekday)
@@ -20,4 +18,4 @@ INSERT INTO time (start_time, hour, day, week, month, year, weekday)
 SELECT stage_time.start_time, stage_time.hour, stage_time.day, stage_time.week, stage_time.month, stage_time.year, stage_time.weekday
 FROM stage_time;
 
-DROP TABLE IF EXISTS stage_time;
+DROP TABLE stage_time;

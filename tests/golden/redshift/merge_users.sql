@@ -1,5 +1,3 @@
-DROP TABLE IF EXISTS stage_users;
-
 CREATE TEMP TABLE stage_users (LIKE users);
 
 COPY stage_users (user_id, first_name, last_name, gender, level, level_at)
@@ -25,4 +23,4 @@ WHERE NOT EXISTS (
     WHERE users.user_id = stage_users.user_id
 );
 
-DROP TABLE IF EXISTS stage_users;
+DROP TABLE stage_users;

@@ -1,4 +1,3 @@
-DROP TABLE IF EXISTS stage_users;
 CREATE TEMP TABLE stage_users (LIKE users);
 COPY stage_users (user_id, first_name, last_name, gender, level, level_at)
 FROM 's3://staging/dwh/runs/run-1/users.manifest'
@@ -6,7 +5,6 @@ IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
 FORMAT AS PARQUET
 MANIFEST;
 SELECT pg_last_copy_count();
-DROP TABLE IF EXISTS stage_songs;
 CREATE TEMP TABLE stage_songs (LIKE songs);
 COPY stage_songs (song_id, title, artist_id, year, duration)
 FROM 's3://staging/dwh/runs/run-1/songs.manifest'
@@ -14,7 +12,6 @@ IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
 FORMAT AS PARQUET
 MANIFEST;
 SELECT pg_last_copy_count();
-DROP TABLE IF EXISTS stage_artists;
 CREATE TEMP TABLE stage_artists (LIKE artists);
 COPY stage_artists (artist_id, name, location, latitude, longitude)
 FROM 's3://staging/dwh/runs/run-1/artists.manifest'
@@ -22,7 +19,6 @@ IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
 FORMAT AS PARQUET
 MANIFEST;
 SELECT pg_last_copy_count();
-DROP TABLE IF EXISTS stage_time;
 CREATE TEMP TABLE stage_time (LIKE time);
 COPY stage_time (start_time, hour, day, week, month, year, weekday)
 FROM 's3://staging/dwh/runs/run-1/time.manifest'
@@ -30,7 +26,6 @@ IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
 FORMAT AS PARQUET
 MANIFEST;
 SELECT pg_last_copy_count();
-DROP TABLE IF EXISTS stage_songplays;
 CREATE TEMP TABLE stage_songplays (LIKE songplays);
 COPY stage_songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
 FROM 's3://staging/dwh/runs/run-1/songplays.manifest'
@@ -80,8 +75,8 @@ INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_
 SELECT stage_songplays.songplay_id, stage_songplays.start_time, stage_songplays.user_id, stage_songplays.level, stage_songplays.song_id, stage_songplays.artist_id, stage_songplays.session_id, stage_songplays.location, stage_songplays.user_agent
 FROM stage_songplays;
 COMMIT;
-DROP TABLE IF EXISTS stage_users;
-DROP TABLE IF EXISTS stage_songs;
-DROP TABLE IF EXISTS stage_artists;
-DROP TABLE IF EXISTS stage_time;
-DROP TABLE IF EXISTS stage_songplays;
+DROP TABLE stage_users;
+DROP TABLE stage_songs;
+DROP TABLE stage_artists;
+DROP TABLE stage_time;
+DROP TABLE stage_songplays;
