@@ -86,10 +86,10 @@ impl From<WriteArg> for WriteMode {
 /// Flags of `load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Folder holding the Parquet star schema (for Redshift, published to [S3] STAGING first).
+    /// Folder holding the Parquet star schema (for Redshift, published to the S3 STAGING prefix first).
     #[arg(long, value_name = "DIR", default_value = "warehouse")]
     pub input: PathBuf,
-    /// Redshift only: load the run that [S3] STAGING/_latest names instead of a local folder.
+    /// Redshift only: load the run that STAGING/_latest names (S3 section of the config), not a folder.
     #[arg(long, conflicts_with = "input")]
     pub from_latest: bool,
     /// Target and connection flags.
