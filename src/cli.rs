@@ -9,7 +9,10 @@ use crate::etl::execute_transform;
 use crate::plan::Target;
 use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
-use crate::warehouse::{load_postgres, load_summary, WriteMode};
+use crate::warehouse::redshift::{self, RedshiftTarget, RunLoad};
+use crate::warehouse::{
+    ddl_redshift, load_postgres, load_redshift, load_summary, RedshiftInput, WriteMode,
+};
 use crate::{Error, Progress, Result};
 
 /// sparkify: Sparkify JSON logs and songs → star-schema Parquet → warehouse.
@@ -87,9 +90,12 @@ impl From<WriteArg> for WriteMode {
 /// Flags of `load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Folder holding the Parquet star schema.
+    /// Folder holding the Parquet star schema (for Redshift, published to the S3 STAGING prefix first).
     #[arg(long, value_name = "DIR", default_value = "warehouse")]
     pub input: PathBuf,
+    /// Redshift only: load the run that STAGING/_latest names (S3 section of the config), not a folder.
+    #[arg(long, conflicts_with = "input")]
+    pub from_latest: bool,
     /// Target and connection flags.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -235,7 +241,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let progress = Progress::new(cli.quiet);
     match &cli.command {
         Command::Etl(args) => {
-            let target = Target::parse(&args.target, args.allow_insecure)?;
+            let target = Target::parse(&args.target, args.allow_insecure, &config)?;
             let plan = args.transform.plan(&config)?;
             let mode = WriteMode::from(args.write);
             if args.mode == crate::commands::Mode::Elt {
@@ -246,7 +252,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             if args.transform.dry_run {
                 println!("{plan}");
-                println!("load:      {}", describe_load(&target, mode)?);
+                print!("{}", describe_load(&target, mode, false)?);
                 return Ok(0);
             }
             let summary = execute_transform(&plan, &progress, |staged, summary| match &target {
@@ -256,7 +262,17 @@ pub fn run(cli: Cli) -> Result<i32> {
                     summary.load = Some(load_summary(pg, &report));
                     Ok(())
                 }
-                Target::Redshift => Err(redshift_unavailable()),
+                Target::Redshift(rs) => {
+                    let rows = summary
+                        .tables
+                        .iter()
+                        .map(|t| (t.name.clone(), t.rows))
+                        .collect();
+                    let input = RedshiftInput::Folder { dir: staged, rows };
+                    let run = load_redshift(rs, input, mode)?;
+                    summary.load = Some(redshift_summary(rs, &run));
+                    Ok(())
+                }
             })?;
             print_summary(&summary, args.transform.json, cli.quiet);
             Ok(0)
@@ -271,32 +287,65 @@ pub fn run(cli: Cli) -> Result<i32> {
             print_summary(&summary, args.json, cli.quiet);
             Ok(0)
         }
-        Command::Load(args) => load_command(args, cli.quiet),
-        Command::CreateTables(args) => ddl_command(args, true),
-        Command::DropTables(args) => ddl_command(args, false),
+        Command::Load(args) => load_command(args, &config, cli.quiet),
+        Command::CreateTables(args) => ddl_command(args, &config, true),
+        Command::DropTables(args) => ddl_command(args, &config, false),
         Command::Generate(args) => generate_command(args, cli.quiet),
         Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
         Command::Query(args) => crate::commands::query_command(args, &config),
     }
 }
 
-fn redshift_unavailable() -> Error {
-    Error::Usage("--target redshift is not supported by this build yet".into())
-}
-
-/// What a load will do, for `--dry-run`.
-fn describe_load(target: &Target, mode: WriteMode) -> Result<String> {
+/// What a load will do, for `--dry-run`: lines starting `load:`, and for Redshift every statement.
+/// `from_latest`: the run `_latest` names is loaded, rather than a new one published.
+fn describe_load(target: &Target, mode: WriteMode, from_latest: bool) -> Result<String> {
     Ok(match target {
-        Target::Local => "none (--target local)".into(),
+        Target::Local => "load:      none (--target local)\n".into(),
         Target::Postgres(pg) => format!(
-            "{pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction",
+            "load:      {pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction\n",
             match mode {
                 WriteMode::Merge => "DELETE matching keys + INSERT",
                 WriteMode::Replace => "DELETE all + INSERT",
             }
         ),
-        Target::Redshift => return Err(redshift_unavailable()),
+        Target::Redshift(rs) => describe_redshift_load(rs, mode, from_latest)?,
     })
+}
+
+/// The Redshift part of `--dry-run`: where the Parquet is staged and every statement of the load.
+fn describe_redshift_load(
+    rs: &RedshiftTarget,
+    mode: WriteMode,
+    from_latest: bool,
+) -> Result<String> {
+    const RUN_ID: &str = "RUN_ID";
+    let staging = &rs.staging;
+    let run = staging.url_of(&staging.key(&format!("runs/{RUN_ID}/")));
+    let mut out = format!(
+        "load:      {rs} ({mode}), COPY reads S3 as {}\n",
+        rs.iam_role
+    );
+    if from_latest {
+        out.push_str(&format!(
+            "copy:      the run {staging}/_latest names ({RUN_ID} below): {run}<table>.manifest\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "stage:     upload {run}<table>/part-NNNNN.parquet with a COPY manifest per table, then point {staging}/_latest at it ({RUN_ID}: the new run's id)\n"
+        ));
+    }
+    out.push_str("statements:\n");
+    out.push_str(&redshift::plan_for_dry_run(rs, RUN_ID, mode)?.script());
+    out.push_str(
+        "-- after a failed COPY (and ROLLBACK), its load errors are read from \
+         sys_load_error_detail, else stl_load_errors\n",
+    );
+    Ok(out)
+}
+
+/// The load summary of a Redshift run.
+fn redshift_summary(rs: &RedshiftTarget, run: &RunLoad) -> crate::summary::LoadSummary {
+    load_summary(&format!("{rs} from {}", run.run_url), &run.report)
 }
 
 fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) {
@@ -307,15 +356,23 @@ fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) 
     }
 }
 
-fn load_command(args: &LoadArgs, quiet: bool) -> Result<i32> {
-    let target = Target::parse(&args.target.target, args.target.allow_insecure)?;
+fn load_command(args: &LoadArgs, config: &Config, quiet: bool) -> Result<i32> {
+    let target = Target::parse(&args.target.target, args.target.allow_insecure, config)?;
     let mode = WriteMode::from(args.write);
+    if args.from_latest && !matches!(target, Target::Redshift(_)) {
+        return Err(Error::Usage(
+            "--from-latest needs --target redshift (it loads the run [S3] STAGING/_latest names)"
+                .into(),
+        ));
+    }
     if args.target.dry_run {
-        println!(
-            "read:      {}/{{songplays,users,songs,artists,time}}/*.parquet",
-            args.input.display()
-        );
-        println!("load:      {}", describe_load(&target, mode)?);
+        if !args.from_latest {
+            println!(
+                "read:      {}/{{songplays,users,songs,artists,time}}/*.parquet",
+                args.input.display()
+            );
+        }
+        print!("{}", describe_load(&target, mode, args.from_latest)?);
         return Ok(0);
     }
     let load = match &target {
@@ -325,7 +382,17 @@ fn load_command(args: &LoadArgs, quiet: bool) -> Result<i32> {
             ))
         }
         Target::Postgres(pg) => load_summary(pg, &load_postgres(pg, &args.input, mode)?),
-        Target::Redshift => return Err(redshift_unavailable()),
+        Target::Redshift(rs) => {
+            let input = if args.from_latest {
+                RedshiftInput::Latest
+            } else {
+                RedshiftInput::Folder {
+                    dir: &args.input,
+                    rows: redshift::parquet_rows(&args.input)?,
+                }
+            };
+            redshift_summary(rs, &load_redshift(rs, input, mode)?)
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string(&load).unwrap_or_default());
@@ -335,15 +402,24 @@ fn load_command(args: &LoadArgs, quiet: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn ddl_command(args: &TargetArgs, create: bool) -> Result<i32> {
-    let target = Target::parse(&args.target, args.allow_insecure)?;
-    let Target::Postgres(pg) = &target else {
-        return match target {
-            Target::Redshift => Err(redshift_unavailable()),
-            _ => Err(Error::Usage(
+fn ddl_command(args: &TargetArgs, config: &Config, create: bool) -> Result<i32> {
+    let target = Target::parse(&args.target, args.allow_insecure, config)?;
+    let pg = match &target {
+        Target::Postgres(pg) => pg,
+        Target::Redshift(rs) => {
+            if args.dry_run {
+                println!("-- on {rs}");
+                print!("{}", redshift::plan_ddl(&rs.sql(), create).script());
+            } else {
+                ddl_redshift(rs, create)?;
+            }
+            return Ok(0);
+        }
+        Target::Local => {
+            return Err(Error::Usage(
                 "this command needs --target postgres://… or redshift".into(),
-            )),
-        };
+            ))
+        }
     };
     if args.dry_run {
         let sql = crate::warehouse::sql::Sql::new(crate::warehouse::sql::Dialect::Postgres, None);

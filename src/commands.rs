@@ -64,12 +64,9 @@ pub struct QueryArgs {
 
 /// The connection for a warehouse command, and its dialect.
 fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgTarget, Dialect)> {
-    match Target::parse(target, allow_insecure)? {
+    match Target::parse(target, allow_insecure, config)? {
         Target::Postgres(pg) => Ok((*pg, Dialect::Postgres)),
-        Target::Redshift => Ok((
-            crate::warehouse::cluster::redshift_target(config)?,
-            Dialect::Redshift,
-        )),
+        Target::Redshift(rs) => Ok((rs.connection, Dialect::Redshift)),
         Target::Local => Err(Error::Usage(
             "this command needs a warehouse: --target postgres://… or redshift".into(),
         )),
@@ -101,14 +98,14 @@ pub fn etl_elt(
             println!("execute:\n{}", EltSql::postgres(mode).script());
             return Ok(0);
         }
-        Target::Redshift if dry_run => {
+        Target::Redshift(_) if dry_run => {
             let sql = EltSql::redshift(mode, elt::redshift_input(config, plan)?);
             println!("mode:      elt on Redshift ({mode}); COPY reads the JSON from S3");
             println!("execute:\n{}", sql.script());
             return Ok(0);
         }
         Target::Postgres(pg) => elt::elt_postgres(pg, plan, mode, &crate::Progress::new(quiet))?,
-        Target::Redshift => elt::elt_redshift(config, plan, mode)?,
+        Target::Redshift(rs) => elt::elt_redshift(rs, config, plan, mode)?,
     };
     if json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());

@@ -49,6 +49,9 @@ pub enum Error {
     /// Loading PostgreSQL failed.
     #[error(transparent)]
     Postgres(#[from] warehouse::postgres::PgError),
+    /// Loading Redshift failed.
+    #[error(transparent)]
+    Redshift(#[from] warehouse::redshift::RedshiftError),
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),

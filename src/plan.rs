@@ -46,17 +46,26 @@ pub enum Target {
     /// A PostgreSQL database.
     Postgres(Box<crate::warehouse::postgres::PgTarget>),
     /// Amazon Redshift, configured in `dwh.cfg`.
-    Redshift,
+    Redshift(Box<crate::warehouse::redshift::RedshiftTarget>),
 }
 
 impl Target {
     /// Parses `--target`: `local`, `redshift` or a `postgres://` URL. A URL without a password takes
-    /// `PGPASSWORD` from the environment.
-    pub fn parse(value: &str, allow_insecure: bool) -> Result<Self> {
+    /// `PGPASSWORD` from the environment; `redshift` is resolved from `config`. Either way a
+    /// plain-text connection to a remote host is refused here unless `allow_insecure`.
+    pub fn parse(
+        value: &str,
+        allow_insecure: bool,
+        config: &crate::config::Config,
+    ) -> Result<Self> {
         use crate::warehouse::postgres::PgTarget;
+        use crate::warehouse::redshift::RedshiftTarget;
         match value {
             "local" => Ok(Target::Local),
-            "redshift" => Ok(Target::Redshift),
+            "redshift" => Ok(Target::Redshift(Box::new(RedshiftTarget::from_config(
+                config,
+                allow_insecure,
+            )?))),
             v if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
                 let mut target = PgTarget::parse(v)?.allow_insecure_remote(allow_insecure);
                 if !target.has_password() {
@@ -79,7 +88,7 @@ impl fmt::Display for Target {
         match self {
             Target::Local => f.write_str("local"),
             Target::Postgres(t) => write!(f, "{t}"),
-            Target::Redshift => f.write_str("redshift"),
+            Target::Redshift(t) => write!(f, "{t}"),
         }
     }
 }

@@ -77,9 +77,13 @@ fn user_errors_are_one_line_with_exit_code_2() {
             "cannot read config missing.cfg",
         ),
         (
-            // Port 9: nothing listens there. The message names the endpoint, never the password.
-            vec!["etl", "--target", "postgres://u:hunter2@localhost:9/db"],
-            "cannot connect to PostgreSQL at localhost:9/db as u",
+            // A remote host without TLS is refused before any connection is tried.
+            vec![
+                "etl",
+                "--target",
+                "postgres://u:hunter2@db.example.invalid/db",
+            ],
+            "db.example.invalid:5432/db",
         ),
         (
             vec!["transform", "--rows-per-file", "0"],

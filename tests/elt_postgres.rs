@@ -266,7 +266,7 @@ fn elt_dry_run_prints_the_sql_and_connects_to_nothing() {
         "[CLUSTER]\nHOST='c.example.us-west-2.redshift.amazonaws.com'\nDB_NAME=dwh\nDB_USER=u\n\
          DB_PASSWORD='s3cret-pw'\n[IAM_ROLE]\nARN='arn:aws:iam::123456789012:role/dwhRole'\n\
          [S3]\nLOG_DATA='s3://udacity-dend/log_data'\nSONG_DATA='s3://udacity-dend/song_data'\n\
-         LOG_JSONPATH='s3://udacity-dend/log_json_path.json'\nREGION='us-west-2'\n",
+         LOG_JSONPATH='s3://udacity-dend/log_json_path.json'\nREGION='us-west-2'\nSTAGING='s3://my-bucket/sparkify'\n",
     )
     .unwrap();
     let out = sparkify_ok(

@@ -113,6 +113,9 @@ pub struct PublishReport {
     pub manifests: Vec<(String, String)>,
     /// The key of the run pointer that now names this run.
     pub latest_key: String,
+    /// The run pointer as written, so that a loader can follow this run without reading it back
+    /// (a later publish may already have replaced `_latest`).
+    pub latest: LatestRun,
 }
 
 /// One table of a published run, as recorded in `_latest`.
@@ -668,7 +671,7 @@ pub async fn publish_to_s3_with(
                 },
             })
             .collect();
-        let key = format!("{run_prefix}{}.manifest", table.name);
+        let key = manifest_key(dest, run_id, &table.name);
         let body = serde_json::to_vec_pretty(&Manifest { entries }).map_err(|e| {
             s3_error(
                 "put",
@@ -722,7 +725,14 @@ pub async fn publish_to_s3_with(
         objects,
         manifests,
         latest_key,
+        latest,
     })
+}
+
+/// The key of a table's COPY manifest in run `run_id` under `dest`:
+/// `<prefix>/runs/<run_id>/<table>.manifest`.
+pub fn manifest_key(dest: &S3Location, run_id: &str, table: &str) -> String {
+    dest.key(&format!("runs/{run_id}/{table}.manifest"))
 }
 
 /// Reads the run pointer under `dest`: `None` when nothing has been published there yet.

@@ -8,15 +8,18 @@
 //! [`check`] runs data-quality checks on the loaded tables and [`query`] runs example analytics.
 
 pub mod check;
-pub mod cluster;
 pub mod elt;
 pub mod exec;
 pub mod postgres;
 pub mod query;
+pub mod redshift;
 pub mod render;
 pub mod sql;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
 
 use crate::schema::TABLES;
 use crate::{Error, Result};
@@ -44,6 +47,36 @@ pub fn tables_in(dir: &Path) -> Result<Vec<postgres::TableData>> {
         .collect()
 }
 
+/// How a Parquet file's Arrow schema differs from `table`'s (column count, or the first column
+/// whose name or type differs), `None` when it matches. Both loaders map columns by position.
+pub(crate) fn schema_mismatch(table: &crate::schema::Table, found: &SchemaRef) -> Option<String> {
+    let expected = table.arrow_schema();
+    if found.fields().len() != expected.fields().len() {
+        return Some(format!(
+            "{} columns, expected {} ({})",
+            found.fields().len(),
+            expected.fields().len(),
+            table.column_list()
+        ));
+    }
+    found
+        .fields()
+        .iter()
+        .zip(expected.fields())
+        .enumerate()
+        .find(|(_, (f, e))| f.name() != e.name() || f.data_type() != e.data_type())
+        .map(|(i, (f, e))| {
+            format!(
+                "column {} is `{}` {}, expected `{}` {}",
+                i + 1,
+                f.name(),
+                f.data_type(),
+                e.name(),
+                e.data_type()
+            )
+        })
+}
+
 /// A small tokio runtime for the warehouse clients (the CPU work runs on rayon, not here).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -66,9 +99,9 @@ pub fn load_postgres(
     })
 }
 
-/// The summary of a PostgreSQL load.
+/// The summary of a load into `target` (shown with its password redacted).
 pub fn load_summary(
-    target: &postgres::PgTarget,
+    target: &impl std::fmt::Display,
     report: &postgres::LoadReport,
 ) -> crate::summary::LoadSummary {
     crate::summary::LoadSummary {
@@ -96,6 +129,52 @@ pub fn ddl_postgres(target: &postgres::PgTarget, create: bool) -> Result<()> {
         } else {
             postgres::drop_tables(&mut client, None).await?;
         }
+        Ok(())
+    })
+}
+
+/// Where a Redshift load takes its Parquet from.
+#[derive(Debug, Clone)]
+pub enum RedshiftInput<'a> {
+    /// A local star-schema folder, published to the staging prefix as a new run first, with the
+    /// rows of each table (checked against what COPY loads).
+    Folder {
+        /// The folder (`<table>/*.parquet`).
+        dir: &'a Path,
+        /// Rows per table.
+        rows: BTreeMap<String, u64>,
+    },
+    /// The run `_latest` names under the staging prefix, as published before.
+    Latest,
+}
+
+/// Connects to the cluster, publishes the input if it is a folder, and loads it (see
+/// [`redshift`]). Connecting comes first, so bad credentials fail before any upload.
+pub fn load_redshift(
+    target: &redshift::RedshiftTarget,
+    input: RedshiftInput<'_>,
+    mode: WriteMode,
+) -> Result<redshift::RunLoad> {
+    runtime()?.block_on(async {
+        let mut client = target.connect().await?;
+        let s3 = crate::source::s3::s3_client(&target.s3_settings()).await;
+        let run = match input {
+            RedshiftInput::Folder { dir, rows } => {
+                let run_id = crate::sink::publish::run_id();
+                redshift::publish_and_load(&mut client, &s3, target, dir, &run_id, rows, mode)
+                    .await?
+            }
+            RedshiftInput::Latest => redshift::load_latest(&mut client, &s3, target, mode).await?,
+        };
+        Ok(run)
+    })
+}
+
+/// Creates (`create = true`) or drops the star-schema tables in Redshift, idempotently.
+pub fn ddl_redshift(target: &redshift::RedshiftTarget, create: bool) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = target.connect().await?;
+        redshift::execute(&mut client, &redshift::plan_ddl(&target.sql(), create)).await?;
         Ok(())
     })
 }

@@ -226,7 +226,8 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     s
 }
 
-fn first_line(sql: &str) -> String {
+/// The first line of a statement, without its `;`, cut to 100 bytes: enough to name it in an error.
+pub(crate) fn first_line(sql: &str) -> String {
     let line = sql.lines().next().unwrap_or("").trim();
     let line = statement_body(line);
     if line.len() > 100 {
@@ -436,6 +437,47 @@ impl PgTarget {
         parse_url(url)
     }
 
+    /// A target from its parts, as a config file gives them: `sslmode=prefer` (libpq's default),
+    /// no password, the default connect timeout.
+    pub fn new(
+        host: PgHost,
+        port: u16,
+        user: impl Into<String>,
+        dbname: impl Into<String>,
+    ) -> PgTarget {
+        PgTarget {
+            host,
+            port,
+            user: user.into(),
+            password: None,
+            dbname: dbname.into(),
+            sslmode: SslMode::default(),
+            sslrootcert: None,
+            application_name: "sparkify".to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            allow_insecure_remote: false,
+        }
+    }
+
+    /// Sets the `sslmode`.
+    pub fn with_sslmode(mut self, sslmode: SslMode) -> PgTarget {
+        self.sslmode = sslmode;
+        self
+    }
+
+    /// Sets where trusted root certificates come from (`sslrootcert`).
+    pub fn with_root_certs(mut self, roots: RootCerts) -> PgTarget {
+        self.sslrootcert = Some(roots);
+        self
+    }
+
+    /// Sets the `application_name` sent at startup; an empty name sends none (some servers, such
+    /// as older Redshift releases, reject the parameter).
+    pub fn with_application_name(mut self, name: impl Into<String>) -> PgTarget {
+        self.application_name = name.into();
+        self
+    }
+
     /// Sets (or replaces) the password, e.g. from an environment variable.
     pub fn with_password(mut self, password: Secret) -> PgTarget {
         self.password = Some(password);
@@ -549,8 +591,10 @@ impl PgTarget {
         c.port(self.port)
             .user(&self.user)
             .dbname(&self.dbname)
-            .application_name(&self.application_name)
             .connect_timeout(self.connect_timeout);
+        if !self.application_name.is_empty() {
+            c.application_name(&self.application_name);
+        }
         if let Some(p) = &self.password {
             c.password(p.expose());
         }
@@ -834,23 +878,20 @@ fn parse_url(url: &str) -> Result<PgTarget> {
     let host = host.ok_or_else(|| invalid("no host given (postgres://user@host/db)"))?;
     let user = user.ok_or_else(|| invalid("no user given (postgres://user@host/db)"))?;
     let dbname = dbname.unwrap_or_else(|| user.clone());
-    Ok(PgTarget {
-        host,
-        port: port.unwrap_or(DEFAULT_PORT),
-        user,
-        password,
-        dbname,
-        sslmode,
-        sslrootcert,
-        application_name: application_name.unwrap_or_else(|| "sparkify".to_owned()),
-        connect_timeout: match connect_timeout {
-            // libpq: 0 means wait forever; keep a generous upper bound instead of hanging.
-            Some(d) if d.is_zero() => Duration::from_secs(3600),
-            Some(d) => d,
-            None => DEFAULT_CONNECT_TIMEOUT,
-        },
-        allow_insecure_remote: false,
-    })
+    let mut target = PgTarget::new(host, port.unwrap_or(DEFAULT_PORT), user, dbname);
+    target.password = password;
+    target.sslmode = sslmode;
+    target.sslrootcert = sslrootcert;
+    if let Some(name) = application_name {
+        target.application_name = name;
+    }
+    match connect_timeout {
+        // libpq: 0 means wait forever; keep a generous upper bound instead of hanging.
+        Some(d) if d.is_zero() => target.connect_timeout = Duration::from_secs(3600),
+        Some(d) => target.connect_timeout = d,
+        None => {}
+    }
+    Ok(target)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1417,28 +1458,10 @@ fn check_schema(table: &'static Table, file: &Path, found: &SchemaRef) -> Result
         file: file.to_path_buf(),
         detail,
     };
-    let expected = table.arrow_schema();
-    if found.fields().len() != expected.fields().len() {
-        return Err(mismatch(format!(
-            "{} columns, expected {} ({})",
-            found.fields().len(),
-            expected.fields().len(),
-            table.column_list()
-        )));
+    match super::schema_mismatch(table, found) {
+        Some(detail) => Err(mismatch(detail)),
+        None => Ok(()),
     }
-    for (i, (f, e)) in found.fields().iter().zip(expected.fields()).enumerate() {
-        if f.name() != e.name() || f.data_type() != e.data_type() {
-            return Err(mismatch(format!(
-                "column {} is `{}` {}, expected `{}` {}",
-                i + 1,
-                f.name(),
-                f.data_type(),
-                e.name(),
-                e.data_type()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// One value in binary `COPY` encoding.

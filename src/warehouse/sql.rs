@@ -2,8 +2,9 @@
 //!
 //! Statement templates live as plain files under `sql/postgres/*.sql`, with `sql/redshift/*.sql`
 //! overriding the few that differ. They are compiled in with `include_str!` and filled in with
-//! nothing but validated identifiers ([`Ident`]) and column lists derived from [`Table`], so no
-//! user-supplied text ever reaches a statement. Placeholders are written `{name}`.
+//! nothing but validated identifiers ([`Ident`]), column lists derived from [`Table`] and, for
+//! Redshift's `COPY` (which takes no bind parameters), validated and quoted literals ([`S3Url`],
+//! [`IamRole`]), so no unchecked text ever reaches a statement. Placeholders are written `{name}`.
 //!
 //! The golden tests at the bottom render every template for every table and compare the result
 //! with the files under `tests/golden/<dialect>/`; run them with `UPDATE_GOLDEN=1` to regenerate.
@@ -112,6 +113,170 @@ impl std::str::FromStr for Ident {
     }
 }
 
+/// A value rejected as a literal of a Redshift `COPY`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidLiteral {
+    /// Not an `s3://bucket/key` URL that can be pasted into a COPY.
+    #[error("invalid S3 URL for COPY {url:?}: {reason}")]
+    S3Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Not an IAM role ARN.
+    #[error(
+        "invalid IAM role ARN {arn:?}: {reason} (expected \
+         arn:aws[-partition]:iam::<12-digit account id>:role/<name>)"
+    )]
+    IamRole {
+        /// The ARN as given.
+        arn: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Characters an [`S3Url`] may hold after `s3://`: letters, digits and `/ - _ . = + , @ ~ ! ( )`.
+/// No quote, backslash, whitespace or control character can reach a statement.
+fn s3_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "/-_.=+,@~!()".contains(c)
+}
+
+/// A validated `s3://bucket/key` URL, safe to paste into a `COPY … FROM '…'`.
+///
+/// COPY takes no bind parameters, so its literals are checked here: a valid bucket name, a non-empty
+/// key without empty, `.` or `..` segments (`//` makes Redshift report `File not found`), and only
+/// the characters of [`s3_url_char`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct S3Url(String);
+
+impl S3Url {
+    /// Validates `url`.
+    pub fn new(url: &str) -> Result<S3Url, InvalidLiteral> {
+        let fail = |reason: String| InvalidLiteral::S3Url {
+            url: url.to_owned(),
+            reason,
+        };
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| fail("must start with s3://".into()))?;
+        if let Some(c) = rest.chars().find(|c| !s3_url_char(*c)) {
+            return Err(fail(format!(
+                "the character {c:?} is not allowed (use letters, digits and / - _ . = + , @ ~ ! ( ))"
+            )));
+        }
+        let location = crate::source::s3::S3Location::parse(url).map_err(|e| fail(e.reason))?;
+        if location.prefix.is_empty() || url.ends_with('/') {
+            return Err(fail("must name an object (s3://bucket/key)".into()));
+        }
+        Ok(S3Url(url.to_owned()))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL as a quoted SQL literal.
+    pub fn literal(&self) -> String {
+        quote_literal(&self.0)
+    }
+}
+
+impl fmt::Display for S3Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A validated IAM role ARN for `COPY … IAM_ROLE '…'`:
+/// `^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$` (ASCII `\w`).
+///
+/// One role only: a chain of roles (`arn1,arn2`) does not match, as `:` is not allowed in the name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IamRole(String);
+
+impl IamRole {
+    /// Validates `arn`.
+    pub fn new(arn: &str) -> Result<IamRole, InvalidLiteral> {
+        let fail = |reason: &str| InvalidLiteral::IamRole {
+            arn: arn.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = arn
+            .strip_prefix("arn:aws")
+            .ok_or_else(|| fail("must start with arn:aws"))?;
+        let (partition, rest) = rest
+            .split_once(':')
+            .ok_or_else(|| fail("no service after the partition"))?;
+        if !partition
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-')
+        {
+            return Err(fail("the partition must be aws or aws-<lowercase letters>"));
+        }
+        let rest = rest
+            .strip_prefix("iam::")
+            .ok_or_else(|| fail("the service must be iam, with an empty region"))?;
+        let (account, rest) = rest
+            .split_once(':')
+            .ok_or_else(|| fail("no resource after the account id"))?;
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(fail("the account id must be 12 digits"));
+        }
+        let name = rest
+            .strip_prefix("role/")
+            .ok_or_else(|| fail("the resource must be role/<name>"))?;
+        if name.is_empty() || name.len() > 512 {
+            return Err(fail("the role name must be 1 to 512 characters"));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@/-".contains(c))
+        {
+            return Err(fail(
+                "the role name may hold only letters, digits and _ + = , . @ / -",
+            ));
+        }
+        Ok(IamRole(arn.to_owned()))
+    }
+
+    /// The ARN.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The ARN as a quoted SQL literal.
+    pub fn literal(&self) -> String {
+        quote_literal(&self.0)
+    }
+}
+
+impl fmt::Display for IamRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `'text'` with `'` doubled and `\` escaped (Redshift reads backslash escapes in literals).
+///
+/// [`S3Url`] and [`IamRole`] admit neither character, so for them this only adds the quotes; it is
+/// the second line of defence, not the first.
+fn quote_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Tables whose merge keeps the newer row by a timestamp column instead of always taking the staged
 /// row: a user's `level` comes from their latest event, so loading days out of order must not let
 /// an older day overwrite a newer level.
@@ -154,7 +319,6 @@ mod templates {
     pub const DROP_TABLE: &str = include_str!("../../sql/postgres/drop_table.sql");
     pub const LOCK_TABLE: &str = include_str!("../../sql/postgres/lock_table.sql");
     pub const CREATE_STAGE: &str = include_str!("../../sql/postgres/create_stage.sql");
-    pub const DROP_STAGE: &str = include_str!("../../sql/postgres/drop_stage.sql");
     pub const COPY_STAGE: &str = include_str!("../../sql/postgres/copy_stage.sql");
     pub const COUNT_STAGE: &str = include_str!("../../sql/postgres/count_stage.sql");
     pub const ANALYZE_STAGE: &str = include_str!("../../sql/postgres/analyze_stage.sql");
@@ -167,6 +331,11 @@ mod templates {
     pub const RS_CREATE_TABLE: &str = include_str!("../../sql/redshift/create_table.sql");
     pub const RS_LOCK_TABLE: &str = include_str!("../../sql/redshift/lock_table.sql");
     pub const RS_CREATE_STAGE: &str = include_str!("../../sql/redshift/create_stage.sql");
+    pub const RS_DROP_STAGE: &str = include_str!("../../sql/redshift/drop_stage.sql");
+    pub const RS_COPY_PARQUET: &str = include_str!("../../sql/redshift/copy_parquet.sql");
+    pub const RS_LAST_COPY_COUNT: &str = include_str!("../../sql/redshift/last_copy_count.sql");
+    pub const RS_LOAD_ERRORS: &str = include_str!("../../sql/redshift/load_errors.sql");
+    pub const RS_STL_LOAD_ERRORS: &str = include_str!("../../sql/redshift/stl_load_errors.sql");
 }
 
 /// Fills `{name}` placeholders from `vars`.
@@ -201,10 +370,9 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
 /// The statements one load runs for one table, in order. Each is a single statement ending in `;`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadStatements {
-    /// Locks the target against concurrent writers for the rest of the transaction (readers go on).
+    /// Locks the target against concurrent writers for the rest of the transaction. PostgreSQL's
+    /// lock lets readers go on; Redshift's `LOCK` makes them wait for the transaction too.
     pub lock: String,
-    /// Drops a leftover stage table (Redshift only: PostgreSQL drops it at commit).
-    pub drop_stage: Option<String>,
     /// Creates the temporary stage table shaped like the target.
     pub create_stage: String,
     /// `COPY … FROM STDIN (FORMAT binary)` into the stage (PostgreSQL only: Redshift copies from S3).
@@ -222,9 +390,7 @@ pub struct LoadStatements {
 impl LoadStatements {
     /// All statements in execution order.
     pub fn all(&self) -> Vec<&str> {
-        let mut v = vec![self.lock.as_str()];
-        v.extend(self.drop_stage.as_deref());
-        v.push(&self.create_stage);
+        let mut v = vec![self.lock.as_str(), &self.create_stage];
         v.extend(self.copy.as_deref());
         v.push(&self.count_stage);
         v.push(&self.analyze_stage);
@@ -232,6 +398,66 @@ impl LoadStatements {
         v.push(&self.insert);
         v
     }
+}
+
+/// The statements a Redshift load runs for one table (see [`Sql::redshift_load`]).
+///
+/// A merge copies into a temporary stage table before the transaction, then deletes and inserts
+/// inside it; a replace deletes every row and copies straight into the table inside the
+/// transaction. Each string is a single statement ending in `;`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedshiftLoad {
+    /// Merge only, before the transaction: creates the stage `(LIKE target)`. There is no
+    /// `DROP TABLE IF EXISTS` ahead of it: with no temporary table of that name in the session, it
+    /// would drop a permanent table of the same name.
+    pub create_stage: Option<String>,
+    /// Locks the target at the start of the transaction.
+    pub lock: String,
+    /// Replace: `DELETE FROM target` ahead of the COPY. Merge: deletes the target rows that staged
+    /// rows replace (for `users`, only those not newer than the staged row).
+    pub delete: String,
+    /// `COPY … FROM '<manifest>' IAM_ROLE '<arn>' FORMAT AS PARQUET MANIFEST`, into the stage
+    /// (merge) or straight into the target (replace).
+    pub copy: String,
+    /// `SELECT pg_last_copy_count();`: the rows the COPY loaded, checked against the rows written.
+    pub copy_count: String,
+    /// Merge only: inserts the staged rows that belong in the target.
+    pub insert: Option<String>,
+    /// Merge only, once the load is over (committed or not): drops the stage this session
+    /// created, which shadows any permanent table of that name.
+    pub drop_stage: Option<String>,
+}
+
+impl RedshiftLoad {
+    /// The table's statements in the order a load of this table alone would run them.
+    pub fn all(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.create_stage.iter().map(String::as_str).collect();
+        if self.insert.is_some() {
+            v.extend([
+                self.copy.as_str(),
+                &self.copy_count,
+                &self.lock,
+                &self.delete,
+            ]);
+        } else {
+            v.extend([
+                self.lock.as_str(),
+                &self.delete,
+                &self.copy,
+                &self.copy_count,
+            ]);
+        }
+        v.extend(self.insert.as_deref());
+        v.extend(self.drop_stage.as_deref());
+        v
+    }
+}
+
+/// The queries that explain a failed Redshift COPY of this session, newest first: the
+/// `sys_load_error_detail` view, then the older `stl_load_errors` table. Both return rows of
+/// (file, line, column, column type, error code, message).
+pub fn load_error_queries() -> [&'static str; 2] {
+    [templates::RS_LOAD_ERRORS, templates::RS_STL_LOAD_ERRORS]
 }
 
 /// Renders statements for one dialect and an optional schema.
@@ -380,10 +606,6 @@ impl Sql {
         let vars = self.vars(table);
         LoadStatements {
             lock: vars.fill(lock),
-            drop_stage: match self.dialect {
-                Dialect::Postgres => None,
-                Dialect::Redshift => Some(vars.fill(templates::DROP_STAGE)),
-            },
             create_stage: vars.fill(create_stage),
             copy: match self.dialect {
                 Dialect::Postgres => Some(vars.fill(templates::COPY_STAGE)),
@@ -393,6 +615,54 @@ impl Sql {
             analyze_stage: vars.fill(templates::ANALYZE_STAGE),
             delete: vars.fill(delete),
             insert: vars.fill(insert),
+        }
+    }
+}
+
+impl Sql {
+    /// The statements loading `table` into Redshift in `mode` from the Parquet files listed in
+    /// `manifest`, read with `role`. Always rendered for Redshift, whatever the dialect of `self`.
+    pub fn redshift_load(
+        &self,
+        table: &Table,
+        mode: WriteMode,
+        manifest: &S3Url,
+        role: &IamRole,
+    ) -> RedshiftLoad {
+        let rs = Sql::new(Dialect::Redshift, self.schema.clone());
+        let s = rs.load_statements(table, mode);
+        let vars = rs.vars(table);
+        let copy_into = |into: &str| {
+            render(
+                templates::RS_COPY_PARQUET,
+                &[
+                    ("into", into),
+                    ("columns", &vars.columns),
+                    ("manifest", &manifest.literal()),
+                    ("iam_role", &role.literal()),
+                ],
+            )
+        };
+        let copy_count = templates::RS_LAST_COPY_COUNT.to_owned();
+        match mode {
+            WriteMode::Replace => RedshiftLoad {
+                create_stage: None,
+                lock: s.lock,
+                delete: s.delete,
+                copy: copy_into(&vars.table),
+                copy_count,
+                insert: None,
+                drop_stage: None,
+            },
+            WriteMode::Merge => RedshiftLoad {
+                create_stage: Some(s.create_stage),
+                lock: s.lock,
+                delete: s.delete,
+                copy: copy_into(&vars.stage),
+                copy_count,
+                insert: Some(s.insert),
+                drop_stage: Some(vars.fill(templates::RS_DROP_STAGE)),
+            },
         }
     }
 }
@@ -497,6 +767,26 @@ mod tests {
         );
     }
 
+    /// The statements of one table's load, as the dialect's loader runs them. Redshift's COPY
+    /// literals are fixed examples.
+    fn load_script(sql: &Sql, table: &Table, mode: WriteMode) -> String {
+        match sql.dialect() {
+            Dialect::Postgres => sql.load_statements(table, mode).all().join("\n"),
+            Dialect::Redshift => {
+                let manifest = S3Url::new(&format!(
+                    "s3://sparkify-staging/dwh/runs/RUN_ID/{}.manifest",
+                    table.name
+                ))
+                .unwrap();
+                let role =
+                    IamRole::new("arn:aws:iam::123456789012:role/sparkify-redshift").unwrap();
+                sql.redshift_load(table, mode, &manifest, &role)
+                    .all()
+                    .join("\n")
+            }
+        }
+    }
+
     /// Every rendered script, by golden file name.
     fn golden_scripts(dialect: Dialect) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
@@ -505,8 +795,7 @@ mod tests {
         out.insert("drop_tables.sql".into(), sql.drop_tables().join(""));
         for mode in [WriteMode::Replace, WriteMode::Merge] {
             for t in TABLES {
-                let s = sql.load_statements(t, mode);
-                out.insert(format!("{mode}_{}.sql", t.name), s.all().join("\n"));
+                out.insert(format!("{mode}_{}.sql", t.name), load_script(&sql, t, mode));
             }
         }
         let in_schema = Sql::new(dialect, Some(Ident::new("sparkify").unwrap()));
@@ -516,12 +805,91 @@ mod tests {
         );
         out.insert(
             "in_schema_merge_users.sql".into(),
-            in_schema
-                .load_statements(&USERS, WriteMode::Merge)
-                .all()
-                .join("\n"),
+            load_script(&in_schema, &USERS, WriteMode::Merge),
         );
         out
+    }
+
+    #[test]
+    fn copy_literals_are_validated() {
+        for ok in [
+            "s3://sparkify-staging/dwh/runs/1732560000-42/users.manifest",
+            "s3://a.b-c/x=1/y+z,@~!(1).manifest",
+        ] {
+            assert_eq!(S3Url::new(ok).unwrap().literal(), format!("'{ok}'"));
+        }
+        for bad in [
+            "s3://bucket/it's.manifest",
+            "s3://bucket/a\\b",
+            "s3://bucket/a b",
+            "s3://bucket/a\nb",
+            "s3://bucket/a;b",
+            "s3://bucket//a",
+            "s3://bucket/./a",
+            "s3://bucket/",
+            "s3://bucket",
+            "s3://Bad_Bucket/a",
+            "https://bucket/a",
+            "s3://bucket/é",
+        ] {
+            assert!(S3Url::new(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "arn:aws:iam::123456789012:role/sparkify",
+            "arn:aws-cn:iam::123456789012:role/service-role/a_b+c=d,e.f@g-h",
+            "arn:aws-us-gov:iam::000000000000:role/x",
+        ] {
+            assert_eq!(IamRole::new(ok).unwrap().as_str(), ok);
+        }
+        let long = format!("arn:aws:iam::123456789012:role/{}", "r".repeat(513));
+        for bad in [
+            "",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::12345678901:role/x",
+            "arn:aws:iam::1234567890123:role/x",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:s3:::bucket",
+            "arn:AWS:iam::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/x'y",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b",
+            "arn:aws:iam::123456789012:role/é",
+            &long,
+        ] {
+            assert!(IamRole::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(quote_literal("a'b\\c"), "'a''b\\\\c'");
+    }
+
+    #[test]
+    fn parquet_copy_has_only_supported_options() {
+        let sql = Sql::new(Dialect::Redshift, None);
+        let manifest = S3Url::new("s3://bkt/p/runs/r/songs.manifest").unwrap();
+        let role = IamRole::new("arn:aws:iam::123456789012:role/r").unwrap();
+        for mode in [WriteMode::Replace, WriteMode::Merge] {
+            for t in TABLES {
+                let copy = sql.redshift_load(t, mode, &manifest, &role).copy;
+                assert!(copy.contains("FORMAT AS PARQUET\nMANIFEST;"), "{copy}");
+                for banned in [
+                    "REGION",
+                    "MAXERROR",
+                    "TRUNCATECOLUMNS",
+                    "COMPUPDATE",
+                    "FORMAT",
+                    "TIMEFORMAT",
+                    "DATEFORMAT",
+                ] {
+                    let n = copy.matches(banned).count();
+                    let allowed = usize::from(banned == "FORMAT");
+                    assert_eq!(n, allowed, "{banned} in {copy}");
+                }
+                let load = sql.redshift_load(t, mode, &manifest, &role);
+                for s in load.all() {
+                    assert!(!s.contains("TRUNCATE") && !s.contains("APPEND"), "{s}");
+                }
+            }
+        }
     }
 
     #[test]

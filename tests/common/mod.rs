@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod redshift;
 pub mod rows;
 pub mod s3;
 

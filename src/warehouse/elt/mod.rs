@@ -66,9 +66,14 @@ pub fn redshift_input(config: &Config, plan: &TransformPlan) -> Result<S3Input> 
 }
 
 /// Runs the ELT load on Redshift: COPY from S3 into temporary staging tables, build, load.
-pub fn elt_redshift(config: &Config, plan: &TransformPlan, mode: WriteMode) -> Result<RunSummary> {
+pub fn elt_redshift(
+    target: &crate::warehouse::redshift::RedshiftTarget,
+    config: &Config,
+    plan: &TransformPlan,
+    mode: WriteMode,
+) -> Result<RunSummary> {
     let sql = EltSql::redshift(mode, redshift_input(config, plan)?);
-    let target = crate::warehouse::cluster::redshift_target(config)?;
+    let target = &target.connection;
     let report = crate::warehouse::runtime()?.block_on(async {
         let client = target.connect().await?;
         run::execute(&client, &sql, None, &mut Staged::default()).await

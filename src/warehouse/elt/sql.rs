@@ -389,7 +389,6 @@ impl EltSql {
             .map(|t| (*t, sql.load_statements(t, self.mode)))
             .collect();
         for (_, s) in &loads {
-            steps.extend(s.drop_stage.iter().cloned().map(Step::Exec));
             steps.push(Step::Exec(s.create_stage.clone()));
         }
         // songplays before time: time is the distinct start times of the plays.

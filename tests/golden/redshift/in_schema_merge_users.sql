@@ -1,12 +1,14 @@
-LOCK sparkify.users;
-
-DROP TABLE IF EXISTS stage_users;
-
 CREATE TEMP TABLE stage_users (LIKE sparkify.users);
 
-SELECT count(*) FROM stage_users;
+COPY stage_users (user_id, first_name, last_name, gender, level, level_at)
+FROM 's3://sparkify-staging/dwh/runs/RUN_ID/users.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
 
-ANALYZE stage_users;
+SELECT pg_last_copy_count();
+
+LOCK sparkify.users;
 
 DELETE FROM sparkify.users
 USING stage_users
@@ -20,3 +22,5 @@ WHERE NOT EXISTS (
     SELECT 1 FROM sparkify.users
     WHERE sparkify.users.user_id = stage_users.user_id
 );
+
+DROP TABLE stage_users;

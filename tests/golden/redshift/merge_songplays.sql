@@ -1,12 +1,14 @@
-LOCK songplays;
-
-DROP TABLE IF EXISTS stage_songplays;
-
 CREATE TEMP TABLE stage_songplays (LIKE songplays);
 
-SELECT count(*) FROM stage_songplays;
+COPY stage_songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+FROM 's3://sparkify-staging/dwh/runs/RUN_ID/songplays.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
 
-ANALYZE stage_songplays;
+SELECT pg_last_copy_count();
+
+LOCK songplays;
 
 DELETE FROM songplays
 USING stage_songplays
@@ -15,3 +17,5 @@ WHERE songplays.songplay_id = stage_songplays.songplay_id;
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
 SELECT stage_songplays.songplay_id, stage_songplays.start_time, stage_songplays.user_id, stage_songplays.level, stage_songplays.song_id, stage_songplays.artist_id, stage_songplays.session_id, stage_songplays.location, stage_songplays.user_agent
 FROM stage_songplays;
+
+DROP TABLE stage_songplays;

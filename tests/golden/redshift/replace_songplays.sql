@@ -1,15 +1,11 @@
 LOCK songplays;
 
-DROP TABLE IF EXISTS stage_songplays;
-
-CREATE TEMP TABLE stage_songplays (LIKE songplays);
-
-SELECT count(*) FROM stage_songplays;
-
-ANALYZE stage_songplays;
-
 DELETE FROM songplays;
 
-INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
-SELECT stage_songplays.songplay_id, stage_songplays.start_time, stage_songplays.user_id, stage_songplays.level, stage_songplays.song_id, stage_songplays.artist_id, stage_songplays.session_id, stage_songplays.location, stage_songplays.user_agent
-FROM stage_songplays;
+COPY songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+FROM 's3://sparkify-staging/dwh/runs/RUN_ID/songplays.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+
+SELECT pg_last_copy_count();

@@ -1,15 +1,11 @@
 LOCK songs;
 
-DROP TABLE IF EXISTS stage_songs;
-
-CREATE TEMP TABLE stage_songs (LIKE songs);
-
-SELECT count(*) FROM stage_songs;
-
-ANALYZE stage_songs;
-
 DELETE FROM songs;
 
-INSERT INTO songs (song_id, title, artist_id, year, duration)
-SELECT stage_songs.song_id, stage_songs.title, stage_songs.artist_id, stage_songs.year, stage_songs.duration
-FROM stage_songs;
+COPY songs (song_id, title, artist_id, year, duration)
+FROM 's3://sparkify-staging/dwh/runs/RUN_ID/songs.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+
+SELECT pg_last_copy_count();

@@ -1,15 +1,11 @@
 LOCK time;
 
-DROP TABLE IF EXISTS stage_time;
-
-CREATE TEMP TABLE stage_time (LIKE time);
-
-SELECT count(*) FROM stage_time;
-
-ANALYZE stage_time;
-
 DELETE FROM time;
 
-INSERT INTO time (start_time, hour, day, week, month, year, weekday)
-SELECT stage_time.start_time, stage_time.hour, stage_time.day, stage_time.week, stage_time.month, stage_time.year, stage_time.weekday
-FROM stage_time;
+COPY time (start_time, hour, day, week, month, year, weekday)
+FROM 's3://sparkify-staging/dwh/runs/RUN_ID/time.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+
+SELECT pg_last_copy_count();

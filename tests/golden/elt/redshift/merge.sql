@@ -91,23 +91,13 @@ ANALYZE elt_catalog;
 
 BEGIN;
 
-DROP TABLE IF EXISTS stage_users;
-
 CREATE TEMP TABLE stage_users (LIKE users);
-
-DROP TABLE IF EXISTS stage_songs;
 
 CREATE TEMP TABLE stage_songs (LIKE songs);
 
-DROP TABLE IF EXISTS stage_artists;
-
 CREATE TEMP TABLE stage_artists (LIKE artists);
 
-DROP TABLE IF EXISTS stage_time;
-
 CREATE TEMP TABLE stage_time (LIKE time);
-
-DROP TABLE IF EXISTS stage_songplays;
 
 CREATE TEMP TABLE stage_songplays (LIKE songplays);
 

@@ -1,0 +1,5 @@
+COPY {into} ({columns})
+FROM {manifest}
+IAM_ROLE {iam_role}
+FORMAT AS PARQUET
+MANIFEST;

@@ -1,0 +1,65 @@
+//! Running statements on a Redshift session, behind a trait so that tests can drive the loader
+//! with a recording fake instead of a cluster.
+
+use std::future::Future;
+
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::warehouse::postgres::describe;
+
+/// What one statement returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The rows, every value as text (`None` for NULL).
+    pub rows: Vec<Vec<Option<String>>>,
+    /// The row count of the command tag (`DELETE 3`, `INSERT 0 5`), 0 when it carries none.
+    pub affected: u64,
+}
+
+impl Reply {
+    /// The first value of the first row, when there is one and it is not NULL.
+    pub fn scalar(&self) -> Option<&str> {
+        self.rows.first()?.first()?.as_deref()
+    }
+}
+
+/// A statement that failed, as the server (or the driver) explained it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecError {
+    /// The SQLSTATE, when the server sent one.
+    pub code: Option<String>,
+    /// One line: the server's message with its SQLSTATE, detail and hint, or the driver's error.
+    pub message: String,
+}
+
+/// Runs single statements on one session, in order.
+///
+/// Statements go over the simple query protocol: COPY takes no bind parameters anyway, and text
+/// results spare the driver type look-ups in catalogs Redshift does not have.
+pub trait Executor: Send {
+    /// Runs one statement (ending in `;` or not) and returns its rows and row count.
+    fn run(&mut self, sql: &str) -> impl Future<Output = Result<Reply, ExecError>> + Send;
+}
+
+impl Executor for Client {
+    async fn run(&mut self, sql: &str) -> Result<Reply, ExecError> {
+        let messages = self.simple_query(sql).await.map_err(|e| ExecError {
+            code: e.code().map(|c| c.code().to_owned()),
+            message: describe(&e),
+        })?;
+        let mut reply = Reply::default();
+        for message in messages {
+            match message {
+                SimpleQueryMessage::Row(row) => reply.rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                ),
+                SimpleQueryMessage::CommandComplete(n) => reply.affected = n,
+                _ => {}
+            }
+        }
+        Ok(reply)
+    }
+}

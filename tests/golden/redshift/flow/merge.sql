@@ -1,0 +1,82 @@
+CREATE TEMP TABLE stage_users (LIKE users);
+COPY stage_users (user_id, first_name, last_name, gender, level, level_at)
+FROM 's3://staging/dwh/runs/run-1/users.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+SELECT pg_last_copy_count();
+CREATE TEMP TABLE stage_songs (LIKE songs);
+COPY stage_songs (song_id, title, artist_id, year, duration)
+FROM 's3://staging/dwh/runs/run-1/songs.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+SELECT pg_last_copy_count();
+CREATE TEMP TABLE stage_artists (LIKE artists);
+COPY stage_artists (artist_id, name, location, latitude, longitude)
+FROM 's3://staging/dwh/runs/run-1/artists.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+SELECT pg_last_copy_count();
+CREATE TEMP TABLE stage_time (LIKE time);
+COPY stage_time (start_time, hour, day, week, month, year, weekday)
+FROM 's3://staging/dwh/runs/run-1/time.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+SELECT pg_last_copy_count();
+CREATE TEMP TABLE stage_songplays (LIKE songplays);
+COPY stage_songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+FROM 's3://staging/dwh/runs/run-1/songplays.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift'
+FORMAT AS PARQUET
+MANIFEST;
+SELECT pg_last_copy_count();
+BEGIN;
+LOCK users;
+LOCK songs;
+LOCK artists;
+LOCK time;
+LOCK songplays;
+DELETE FROM users
+USING stage_users
+WHERE users.user_id = stage_users.user_id
+  AND users.level_at <= stage_users.level_at;
+INSERT INTO users (user_id, first_name, last_name, gender, level, level_at)
+SELECT stage_users.user_id, stage_users.first_name, stage_users.last_name, stage_users.gender, stage_users.level, stage_users.level_at
+FROM stage_users
+WHERE NOT EXISTS (
+    SELECT 1 FROM users
+    WHERE users.user_id = stage_users.user_id
+);
+DELETE FROM songs
+USING stage_songs
+WHERE songs.song_id = stage_songs.song_id;
+INSERT INTO songs (song_id, title, artist_id, year, duration)
+SELECT stage_songs.song_id, stage_songs.title, stage_songs.artist_id, stage_songs.year, stage_songs.duration
+FROM stage_songs;
+DELETE FROM artists
+USING stage_artists
+WHERE artists.artist_id = stage_artists.artist_id;
+INSERT INTO artists (artist_id, name, location, latitude, longitude)
+SELECT stage_artists.artist_id, stage_artists.name, stage_artists.location, stage_artists.latitude, stage_artists.longitude
+FROM stage_artists;
+DELETE FROM time
+USING stage_time
+WHERE time.start_time = stage_time.start_time;
+INSERT INTO time (start_time, hour, day, week, month, year, weekday)
+SELECT stage_time.start_time, stage_time.hour, stage_time.day, stage_time.week, stage_time.month, stage_time.year, stage_time.weekday
+FROM stage_time;
+DELETE FROM songplays
+USING stage_songplays
+WHERE songplays.songplay_id = stage_songplays.songplay_id;
+INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+SELECT stage_songplays.songplay_id, stage_songplays.start_time, stage_songplays.user_id, stage_songplays.level, stage_songplays.song_id, stage_songplays.artist_id, stage_songplays.session_id, stage_songplays.location, stage_songplays.user_agent
+FROM stage_songplays;
+COMMIT;
+DROP TABLE stage_users;
+DROP TABLE stage_songs;
+DROP TABLE stage_artists;
+DROP TABLE stage_time;
+DROP TABLE stage_songplays;
