@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end comparison: sparkify etl vs DuckDB vs Polars on the same generated data.
+#
+#   benches/compare/run.sh [small|default|custom]
+#
+#   small    sparkify generate --songs 2000   --events 50000   --seed 1   (~24 MB, seconds)
+#   default  sparkify generate --songs 100000 --events 2300000 --seed 1   (~1.1 GB: ~1 GB of logs
+#            + 100k song files; a few minutes, DuckDB needs ~8 GB of RAM)
+#   custom   SONGS=… EVENTS=… from the environment
+#
+# Environment:
+#   SPARKIFY_BIN=path  use this sparkify binary, skip `cargo build --release`
+#   PYTHON=python3     interpreter that creates the virtualenv
+#   DEEP=0|1           also compare full table contents with sparkify's (default: 1 for small)
+#   TOOLS="sparkify duckdb polars"   which tools run (sparkify always runs first: the reference)
+#   DATA_ROOT, OUT_ROOT   where data and outputs go (default benches/compare/.data, .out)
+#
+# Writes benches/compare/results-<size>.md; exits 1 when a peer's output differs from sparkify's.
+set -euo pipefail
+export LC_ALL=C
+
+SIZE="${1:-default}"
+SEED=1
+case "$SIZE" in
+small) SONGS=2000 EVENTS=50000 ;;
+default) SONGS=100000 EVENTS=2300000 ;;
+custom) : "${SONGS:?custom needs SONGS=…}" "${EVENTS:?custom needs EVENTS=…}" ;;
+*)
+    echo "usage: $0 [small|default|custom]" >&2
+    exit 2
+    ;;
+esac
+case "${DEEP:-auto}" in
+auto) [ "$SIZE" = small ] && DEEP=1 || DEEP=0 ;;
+0 | 1) ;;
+*)
+    echo "DEEP must be 0 or 1" >&2
+    exit 2
+    ;;
+esac
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+VENV="$HERE/.venv"
+DATA="${DATA_ROOT:-$HERE/.data}/$SIZE"
+OUT="${OUT_ROOT:-$HERE/.out}/$SIZE"
+TOOLS="sparkify $(echo "${TOOLS:-duckdb polars}" | tr ' ' '\n' | grep -vx -e sparkify -e '' | tr '\n' ' ' || true)"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+if [ ! -x /usr/bin/time ]; then
+    echo "error: /usr/bin/time is missing (apt-get install time)" >&2
+    exit 2
+fi
+
+# 1. sparkify (release)
+if [ -n "${SPARKIFY_BIN:-}" ]; then
+    BIN="$(cd "$(dirname "$SPARKIFY_BIN")" && pwd)/$(basename "$SPARKIFY_BIN")"
+    say "sparkify: $BIN (SPARKIFY_BIN, not rebuilt)"
+else
+    say "cargo build --release"
+    (cd "$ROOT" && cargo build --release --locked --bin sparkify)
+    TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+    case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+    BIN="$TARGET_DIR/release/sparkify"
+fi
+[ -x "$BIN" ] || {
+    echo "error: no sparkify binary at $BIN" >&2
+    exit 2
+}
+SPARKIFY_VERSION="$("$BIN" --version)"
+
+# 2. virtualenv with the pinned peers (re-created when requirements.txt changes)
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: duckdb 2 and polars 2 need Python >= 3.11; set PYTHON=… ($PYTHON is $("$PYTHON" -V 2>&1))" >&2
+    exit 2
+fi
+if ! cmp -s "$HERE/requirements.txt" "$VENV/.requirements.txt" 2>/dev/null; then
+    say "virtualenv $VENV ($(tr '\n' ' ' <"$HERE/requirements.txt"))"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --disable-pip-version-check -q -r "$HERE/requirements.txt"
+    cp "$HERE/requirements.txt" "$VENV/.requirements.txt"
+fi
+PY="$VENV/bin/python"
+
+# 3. data, reused while its stamp matches
+PARAMS="--songs $SONGS --events $EVENTS --seed $SEED"
+STAMP="$PARAMS ($SPARKIFY_VERSION)"
+if [ "$(cat "$DATA/.generated" 2>/dev/null)" != "$STAMP" ]; then
+    say "sparkify generate $PARAMS -> $DATA"
+    rm -rf "$DATA"
+    mkdir -p "$DATA"
+    # shellcheck disable=SC2086
+    "$BIN" generate --output "$DATA" $PARAMS
+    echo "$STAMP" >"$DATA/.generated"
+else
+    say "reusing $DATA ($STAMP)"
+fi
+
+# 4. the runs, one after the other, page cache warmed first so no tool pays for a cold read
+say "warming the page cache"
+find "$DATA/log_data" "$DATA/song_data" -type f -print0 | xargs -0 cat >/dev/null
+mkdir -p "$OUT"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+run() { # run NAME CMD…: wall-clock stamps, /usr/bin/time -v, exit status, stdout/stderr into $OUT
+    local name="$1" start end rc
+    shift
+    rm -rf "${OUT:?}/$name"
+    say "$name: $*"
+    start="$EPOCHREALTIME"
+    set +e
+    /usr/bin/time -v -o "$OUT/$name.time" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr"
+    rc=$?
+    set -e
+    end="$EPOCHREALTIME"
+    echo "$start $end" >"$OUT/$name.wall"
+    echo "$rc" >"$OUT/$name.rc"
+    echo "   exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f s", b - a }'), $(grep -o 'Maximum resident set size.*' "$OUT/$name.time")" >&2
+    [ "$rc" = 0 ] || tail -n 5 "$OUT/$name.stderr" >&2
+}
+
+for tool in $TOOLS; do
+    case "$tool" in
+    sparkify) (cd "$OUT" && run sparkify "$BIN" etl --input "$DATA" --output "$OUT/sparkify" --target local --json) ;;
+    duckdb) run duckdb "$PY" "$HERE/duckdb_etl.py" "$DATA" "$OUT/duckdb" ;;
+    polars) run polars "$PY" "$HERE/polars_etl.py" "$DATA" "$OUT/polars" ;;
+    *)
+        echo "error: unknown tool $tool" >&2
+        exit 2
+        ;;
+    esac
+done
+
+# 5. checks and the report
+say "checking the outputs against sparkify's${DEEP:+ (deep=$DEEP)}"
+"$PY" "$HERE/report.py" --size "$SIZE" --params "$PARAMS" --data "$DATA" --run-dir "$OUT" \
+    --tools "$TOOLS" --md "$HERE/results-$SIZE.md" --deep "$DEEP" \
+    --sparkify-version "$SPARKIFY_VERSION" \
+    --git-rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+    --load-before "$LOAD_BEFORE"
