@@ -90,15 +90,34 @@ impl Source for LocalSource {
         Ok(out)
     }
 
+    /// Reads files a chunk at a time (up to 64 files or 8 MB), the files of a chunk in parallel on
+    /// the rayon pool (opening many small song files is system-call bound), and sends them in order.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>) {
-        for (index, file) in files.iter().enumerate() {
-            let item = self.read(file).map(|bytes| Fetched {
-                index,
-                name: file.name.clone(),
-                bytes,
-            });
-            if tx.send(item).is_err() {
-                return;
+        use rayon::prelude::*;
+        let mut start = 0;
+        while start < files.len() {
+            let mut end = start + 1;
+            let mut bytes = files[start].size;
+            while end < files.len() && end - start < 64 && bytes + files[end].size <= 8 << 20 {
+                bytes += files[end].size;
+                end += 1;
+            }
+            let read: Vec<Result<Fetched>> = files[start..end]
+                .par_iter()
+                .enumerate()
+                .map(|(i, file)| {
+                    self.read(file).map(|bytes| Fetched {
+                        index: start + i,
+                        name: file.name.clone(),
+                        bytes,
+                    })
+                })
+                .collect();
+            start = end;
+            for item in read {
+                if tx.send(item).is_err() {
+                    return;
+                }
             }
         }
     }
