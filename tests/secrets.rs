@@ -9,7 +9,7 @@ const PG_SECRET: &str = "planted-pg-Secret-5521";
 const AWS_SECRET: &str = "planted/aws/Secret+9913";
 const AWS_TOKEN: &str = "planted-aws-session-token-4410";
 
-fn run(cwd: &std::path::Path, args: &[&str]) -> String {
+fn run(cwd: &std::path::Path, port: u16, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sparkify"))
         .args(args)
         .current_dir(cwd)
@@ -19,8 +19,8 @@ fn run(cwd: &std::path::Path, args: &[&str]) -> String {
         .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
         .env("AWS_SESSION_TOKEN", AWS_TOKEN)
         .env("AWS_REGION", "us-east-1")
-        // Nothing listens on port 9 of this machine: connections are refused at once.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        // A port this test released: connections are refused at once.
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
@@ -43,7 +43,9 @@ fn no_output_ever_shows_a_secret() {
     .unwrap();
     let sample = common::sample();
     let sample = sample.to_str().unwrap();
-    let url_with_password = format!("postgres://me:{PG_SECRET}@127.0.0.1:9/dwh");
+    let port = common::closed_port();
+    let url_with_password = format!("postgres://me:{PG_SECRET}@127.0.0.1:{port}/dwh");
+    let url_without_password = format!("postgres://me@127.0.0.1:{port}/dwh");
     let cases: Vec<Vec<&str>> = vec![
         vec!["etl", "-vv", "--input", sample, "--json"],
         vec!["etl", "-vv", "--input", sample, "--dry-run"],
@@ -84,7 +86,7 @@ fn no_output_ever_shows_a_secret() {
         ],
     ];
     for args in cases {
-        let output = run(tmp.path(), &args);
+        let output = run(tmp.path(), port, &args);
         assert!(!output.is_empty(), "{args:?} printed nothing");
         for secret in [DB_SECRET, PG_SECRET, AWS_SECRET, AWS_TOKEN] {
             assert!(

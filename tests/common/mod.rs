@@ -121,3 +121,10 @@ pub fn same_rows(a: &RecordBatch, b: &RecordBatch) -> bool {
             .zip(b.columns())
             .all(|(x, y)| x.to_data() == y.to_data())
 }
+
+/// A loopback port this test bound and released, so nothing listens there: a connection to it is
+/// refused at once, and no traffic reaches any server the test did not start.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
