@@ -5,9 +5,11 @@
 //!    small log files, served with `SPARKIFY_BENCH_LATENCY_MS` (20 ms) added to every GET (object GETs
 //!    *and* ListObjectsV2, which is a GET too). For each concurrency of `SPARKIFY_BENCH_CONCURRENCY`
 //!    (`16,64,128`) it times `list("song_data")` and a `fetch` of every listed file (the channel
-//!    drained on this thread) and compares them with the ideal `files × latency / concurrency`. The
-//!    same listing and fetch without latency, and one GET at a time, show the fixed cost per request.
-//!    Then the full `run::transform` over that source at concurrency 64, and from the local folder.
+//!    drained on this thread) and compares them with the ideal `files × latency / concurrency`.
+//!    For reference: the SDK's plain ListObjectsV2 paginator, raw SDK GETs at concurrency 64 in
+//!    order and unordered (no `S3Source` channels), the same listing and fetch without latency, and
+//!    one GET at a time (the gaps between arrivals are the request latencies). Then the full
+//!    `run::transform` over that source at concurrency 64, and from the local folder.
 //! 2. **Throughput** (`throughput`): `SPARKIFY_BENCH_LOG_EVENTS` (600,000) events over
 //!    `SPARKIFY_BENCH_LOG_DAYS` (3) days, i.e. a few log objects of ~90 MB, uploaded with PutObject
 //!    and served without latency. Times a `fetch` of `log_data` (MB/s, against the same fetch from the
@@ -15,7 +17,7 @@
 //!
 //! Every measurement runs once to warm up, then `SPARKIFY_BENCH_REPS` (3) times; the tables show the
 //! median and, in brackets, the best run. Fetch rows also split the CPU time of the measured runs
-//! between the client's runtime threads (`sparkify-s3`), the server's (`tokio-runtime-w`) and the
+//! between the client's runtime threads (`sparkify-s3`), the server's (`tokio-rt-worker`) and the
 //! rest (Linux only). `SPARKIFY_BENCH_PART=latency|throughput` runs one part only. Only 127.0.0.1 is
 //! contacted; the whole run takes about 2–3 minutes.
 //!
@@ -135,7 +137,7 @@ fn ms(s: f64) -> String {
 struct Cpu {
     /// Threads of the client's runtime (`sparkify-s3`, workers and blocking pool).
     client: f64,
-    /// Threads of the test server's runtime (`tokio-runtime-w`, workers and blocking pool).
+    /// Threads of the test server's runtime (`tokio-rt-worker`, workers and blocking pool).
     server: f64,
     /// The whole process, exited threads included.
     total: f64,
@@ -171,7 +173,7 @@ impl Cpu {
             };
             if name.starts_with("sparkify-s3") {
                 cpu.client += t;
-            } else if name.starts_with("tokio-runtime") || name.starts_with("test-s3") {
+            } else if name.starts_with("tokio-") || name.starts_with("test-s3") {
                 cpu.server += t;
             }
         }
@@ -364,6 +366,56 @@ fn time_list(server: &TestS3, source: &S3Source, dir: &str, reps: usize) -> (Sta
     (stat, requests, files)
 }
 
+/// Lists `raw/<dir>/` with the SDK's plain ListObjectsV2 paginator (no fan-out); returns the keys.
+fn paginate(source: &S3Source, bucket: &str, dir: &str) -> usize {
+    let request = source
+        .client()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(format!("{}/{dir}/", source.location().prefix));
+    source.handle().block_on(async move {
+        let mut pages = request.into_paginator().send();
+        let mut keys = 0;
+        while let Some(page) = pages.next().await {
+            keys += page.expect("list page").contents().len();
+        }
+        keys
+    })
+}
+
+/// GETs `files` with the SDK directly, `concurrency` at a time, in one task on the source's runtime
+/// (as `S3Source::fetch` does, but without its channels): in order (`buffered`, like `fetch`) or as
+/// they complete (`buffer_unordered`). Returns the bytes read.
+fn raw_gets(source: &S3Source, files: &[InputFile], concurrency: usize, ordered: bool) -> u64 {
+    use futures::StreamExt;
+    let client = source.client().clone();
+    let bucket = source.location().bucket.clone();
+    let keys: Vec<String> = files
+        .iter()
+        .map(|f| source.location().key(&f.name))
+        .collect();
+    let task = source.handle().spawn(async move {
+        let gets = futures::stream::iter(keys).map(|key| {
+            let request = client.get_object().bucket(&bucket).key(key);
+            async move {
+                let out = request.send().await.expect("GET");
+                let body = out.body.collect().await.expect("GET body");
+                black_box(body.into_bytes()).len() as u64
+            }
+        });
+        if ordered {
+            gets.buffered(concurrency)
+                .fold(0, |n, b| async move { n + b })
+                .await
+        } else {
+            gets.buffer_unordered(concurrency)
+                .fold(0, |n, b| async move { n + b })
+                .await
+        }
+    });
+    source.handle().block_on(task).expect("GET task")
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Part 1
 // ---------------------------------------------------------------------------------------------------
@@ -399,7 +451,23 @@ fn latency_part(cfg: &Config, server: &TestS3) {
         with_latency(server, latency);
         let source = connect(server, url, 64);
         let (stat, requests, files) = time_list(server, &source, "song_data", cfg.reps);
-        println!("| {name} | {requests} | {files} | {} |", stat.ms());
+        println!(
+            "| S3Source::list, {name} | {requests} | {files} | {} |",
+            stat.ms()
+        );
+        let mut requests = 0;
+        let (stat, _, files) = measure(cfg.reps, || {
+            let before = server.requests();
+            let started = Instant::now();
+            let keys = paginate(&source, "latency", "song_data");
+            let secs = started.elapsed().as_secs_f64();
+            requests = server.requests() - before;
+            (secs, keys)
+        });
+        println!(
+            "| plain SDK pagination, {name} | {requests} | {files} | {} |",
+            stat.ms()
+        );
     }
 
     // Fetching.
@@ -432,6 +500,27 @@ fn latency_part(cfg: &Config, server: &TestS3) {
             both.median / ideal,
             fetch.median / ideal,
             files as f64 / fetch.median,
+            cpu.per_run(cfg.reps),
+        );
+    }
+
+    // The SDK alone at concurrency 64: in order (as `fetch`) and as the GETs complete.
+    let source = connect(server, url, 64);
+    let files = source.list("song_data").expect("list song_data");
+    let ideal = files.len() as f64 * lat / 64.0;
+    for (name, ordered) in [("ordered", true), ("unordered", false)] {
+        let (stat, cpu, _) = measure(cfg.reps, || {
+            let started = Instant::now();
+            let bytes = raw_gets(&source, &files, 64, ordered);
+            (started.elapsed().as_secs_f64(), bytes)
+        });
+        println!(
+            "| 64, raw SDK GETs {name} | {} | – | {} | – | {} | – | {:.2}× | {:.0} | {} |",
+            files.len(),
+            stat.ms(),
+            ms(ideal),
+            stat.median / ideal,
+            files.len() as f64 / stat.median,
             cpu.per_run(cfg.reps),
         );
     }
@@ -599,6 +688,15 @@ fn throughput_part(cfg: &Config, server: &TestS3) {
         );
     }
     let (list_songs, song_list_requests, songs) = time_list(server, &source, "song_data", cfg.reps);
+    let mut pages = 0;
+    let (paginated, _, _) = measure(cfg.reps, || {
+        let before = server.requests();
+        let started = Instant::now();
+        let keys = paginate(&source, "throughput", "song_data");
+        let secs = started.elapsed().as_secs_f64();
+        pages = server.requests() - before;
+        (secs, keys)
+    });
     println!();
     println!(
         "fetch S3 / local: {:.2}×; transform S3 / local: {:.2}× (best runs {:.2}×)",
@@ -609,8 +707,10 @@ fn throughput_part(cfg: &Config, server: &TestS3) {
     println!("stages, S3:    {}", stages(&s3_summary));
     println!("stages, local: {}", stages(&local_summary));
     println!(
-        "listing song_data ({songs} keys) alone: {song_list_requests} requests, {} ms",
-        list_songs.ms()
+        "listing song_data ({songs} keys) alone: S3Source::list {song_list_requests} requests, {} ms; \
+         plain SDK pagination {pages} requests, {} ms",
+        list_songs.ms(),
+        paginated.ms()
     );
 }
 

@@ -332,6 +332,9 @@ impl TestS3 {
                             },
                             _ = &mut stop => break,
                         };
+                        // Without this, Nagle's algorithm and the client's delayed ACK hold every
+                        // response body back by ~40 ms (headers and body are separate writes).
+                        let _ = stream.set_nodelay(true);
                         let connection = http
                             .serve_connection(TokioIo::new(stream), service.clone())
                             .into_owned();
