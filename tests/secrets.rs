@@ -55,7 +55,7 @@ fn no_output_ever_shows_a_secret() {
             "--input",
             sample,
             "--target",
-            "postgres://me@127.0.0.1:9/dwh",
+            &url_without_password,
         ],
         vec![
             "etl",

@@ -90,10 +90,10 @@ impl Source for LocalSource {
         Ok(out)
     }
 
-    /// Reads files a chunk at a time (up to 64 files or 8 MB), the files of a chunk in parallel on
-    /// the rayon pool (opening many small song files is system-call bound), and sends them in order.
+    /// Reads files a chunk at a time (up to 64 files or 8 MB) and sends them in order. The files of
+    /// a chunk are read by two threads of this reader's own (opening many small song files is
+    /// system-call bound); the rayon pool is left to the parsers.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>) {
-        use rayon::prelude::*;
         let mut start = 0;
         while start < files.len() {
             let mut end = start + 1;
@@ -102,17 +102,28 @@ impl Source for LocalSource {
                 bytes += files[end].size;
                 end += 1;
             }
-            let read: Vec<Result<Fetched>> = files[start..end]
-                .par_iter()
-                .enumerate()
-                .map(|(i, file)| {
-                    self.read(file).map(|bytes| Fetched {
-                        index: start + i,
-                        name: file.name.clone(),
-                        bytes,
-                    })
+            let read_one = |index: usize| {
+                let file = &files[index];
+                self.read(file).map(|bytes| Fetched {
+                    index,
+                    name: file.name.clone(),
+                    bytes,
                 })
-                .collect();
+            };
+            let read: Vec<Result<Fetched>> = if end - start == 1 {
+                vec![read_one(start)]
+            } else {
+                let middle = start + (end - start) / 2;
+                std::thread::scope(|scope| {
+                    let second = scope.spawn(|| (middle..end).map(read_one).collect::<Vec<_>>());
+                    let mut first: Vec<_> = (start..middle).map(read_one).collect();
+                    match second.join() {
+                        Ok(rest) => first.extend(rest),
+                        Err(_) => first.extend((middle..end).map(read_one)),
+                    }
+                    first
+                })
+            };
             start = end;
             for item in read {
                 if tx.send(item).is_err() {
