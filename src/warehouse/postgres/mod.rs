@@ -1,0 +1,29 @@
+//! The PostgreSQL target: connection settings, TLS policy, DDL and the transactional load.
+//!
+//! A load streams each table's Parquet files into a temporary stage table with
+//! `COPY … FROM STDIN (FORMAT binary)`, checks the staged row counts, then replaces or merges the
+//! final tables — all five inside one transaction, so a failure anywhere leaves the warehouse as
+//! it was.
+//!
+//! Connection URLs follow libpq: `postgres://user:pass@host:port/db?sslmode=…`, with a Unix socket
+//! directory given as `?host=/path` (or a percent-encoded host such as `%2Ftmp`). Passwords are held
+//! in a [`Secret`] and never appear in `Debug`, `Display` or error messages.
+
+mod copy;
+mod ddl;
+mod error;
+mod load;
+mod target;
+mod tls;
+mod url;
+
+pub use super::sql::WriteMode;
+pub use crate::config::Secret;
+pub use ddl::{create_tables, drop_tables};
+pub(crate) use error::first_line;
+pub use error::{describe, PgError, Result};
+pub use load::{load, load_with, LoadReport, TableData, TableLoad};
+pub use target::{
+    CertCheck, ConnectPlan, PgHost, PgTarget, RootCerts, SslMode, Transport,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT,
+};
