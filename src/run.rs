@@ -14,9 +14,9 @@ use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 use rayon::prelude::*;
 
-use crate::parse::event::parse_log;
+use crate::parse::event::parse_log_piece;
 use crate::parse::song::parse_song_file;
-use crate::parse::{JsonParser, Reject};
+use crate::parse::{split_lines, JsonParser, Piece, Reject};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
 use crate::source::{Fetched, InputFile, Source};
@@ -292,17 +292,27 @@ struct ParsedLog {
     bytes: u64,
 }
 
-fn parse_log_file(
+/// Bytes of a log file one worker parses at a time: large files are cut at line boundaries so both
+/// cores stay busy however the input is split into files.
+const PIECE_BYTES: usize = 4 << 20;
+
+fn parse_log_piece_of(
     catalog: &SongCatalog,
     parser: &mut JsonParser,
-    mut f: Fetched,
+    name: &str,
+    mut piece: Piece,
 ) -> Result<ParsedLog, ArrowError> {
-    let bytes = f.bytes.len() as u64;
-    let mut builder = SongplayBuilder::new(catalog, (f.bytes.len() / 300).max(16));
+    let bytes = piece.bytes.len() as u64;
+    let mut builder = SongplayBuilder::new(catalog, (piece.bytes.len() / 300).max(16));
     let mut rejects = Vec::new();
-    let counts = parse_log(parser, &f.name, &mut f.bytes, &mut rejects, |ev| {
-        builder.add(ev)
-    });
+    let counts = parse_log_piece(
+        parser,
+        name,
+        piece.lines_before,
+        &mut piece.bytes,
+        &mut rejects,
+        |ev| builder.add(ev),
+    );
     Ok(ParsedLog {
         chunk: builder.finish()?,
         rejects,
@@ -355,10 +365,19 @@ fn stream_events(
             })
             .map_err(Error::Thread)?;
         let parsed = in_groups(source, files, &bar, |group| {
-            let parsed: Vec<ParsedLog> = group
+            let pieces: Vec<(String, Piece)> = group
+                .into_iter()
+                .flat_map(|f| {
+                    let name = f.name;
+                    split_lines(f.bytes, PIECE_BYTES)
+                        .into_iter()
+                        .map(move |p| (name.clone(), p))
+                })
+                .collect();
+            let parsed: Vec<ParsedLog> = pieces
                 .into_par_iter()
-                .map_init(JsonParser::default, |parser, f| {
-                    parse_log_file(catalog, parser, f)
+                .map_init(JsonParser::default, |parser, (name, piece)| {
+                    parse_log_piece_of(catalog, parser, &name, piece)
                 })
                 .collect::<Result<_, ArrowError>>()?;
             tx.send(parsed).map_err(|_| Error::WriterStopped)

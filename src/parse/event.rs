@@ -64,10 +64,23 @@ pub fn parse_log(
     file: &str,
     bytes: &mut Vec<u8>,
     rejects: &mut Vec<Reject>,
+    on_event: impl FnMut(&Event<'_>) -> Result<(), String>,
+) -> LineCounts {
+    parse_log_piece(parser, file, 0, bytes, rejects, on_event)
+}
+
+/// [`parse_log`] for a piece of a file that follows `lines_before` lines (see
+/// [`super::split_lines`]), so rejects carry the file's own line numbers.
+pub fn parse_log_piece(
+    parser: &mut JsonParser,
+    file: &str,
+    lines_before: u64,
+    bytes: &mut Vec<u8>,
+    rejects: &mut Vec<Reject>,
     mut on_event: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> LineCounts {
     let data_len = pad(bytes);
-    let spans: Vec<(u64, usize, usize)> = lines(&bytes[..data_len]).collect();
+    let spans: Vec<(u64, usize, usize)> = lines(&bytes[..data_len], lines_before).collect();
     let mut counts = LineCounts::default();
     for (line, start, len) in spans {
         counts.lines += 1;

@@ -107,12 +107,20 @@ pub(crate) fn pad(bytes: &mut Vec<u8>) -> usize {
     len
 }
 
-/// Iterates the non-blank lines of `data` as `(line_number, start, len)`: strips a UTF-8 BOM, CR
-/// before LF, and tolerates a missing final newline.
-pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (u64, usize, usize)> + '_ {
-    let first = if data.starts_with(BOM) { BOM.len() } else { 0 };
+/// Iterates the non-blank lines of `data` as `(line_number, start, len)`, numbering from
+/// `lines_before + 1`: strips a UTF-8 BOM (at the start of a file, `lines_before == 0`), CR before
+/// LF, and tolerates a missing final newline.
+pub(crate) fn lines(
+    data: &[u8],
+    lines_before: u64,
+) -> impl Iterator<Item = (u64, usize, usize)> + '_ {
+    let first = if lines_before == 0 && data.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
     let mut pos = first;
-    let mut number = 0u64;
+    let mut number = lines_before;
     std::iter::from_fn(move || loop {
         if pos >= data.len() {
             return None;
@@ -132,14 +140,70 @@ pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (u64, usize, usize)> + 
     })
 }
 
+/// A piece of a file that starts at a line boundary.
+#[derive(Debug)]
+pub struct Piece {
+    /// Lines of the file before this piece.
+    pub lines_before: u64,
+    /// The piece's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Cuts `bytes` at line boundaries into pieces of about `target` bytes, so that one large file can
+/// be parsed by several workers. A file no larger than `target` is one piece (not copied).
+pub fn split_lines(bytes: Vec<u8>, target: usize) -> Vec<Piece> {
+    if bytes.len() <= target {
+        return vec![Piece {
+            lines_before: 0,
+            bytes,
+        }];
+    }
+    let mut pieces = Vec::with_capacity(bytes.len() / target + 1);
+    let (mut start, mut lines_before) = (0, 0u64);
+    while start < bytes.len() {
+        let end = match memchr::memchr(b'\n', &bytes[(start + target).min(bytes.len())..]) {
+            Some(i) if start + target < bytes.len() => start + target + i + 1,
+            _ => bytes.len(),
+        };
+        let mut piece = Vec::with_capacity(end - start + INPUT_PADDING);
+        piece.extend_from_slice(&bytes[start..end]);
+        pieces.push(Piece {
+            lines_before,
+            bytes: piece,
+        });
+        lines_before += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64;
+        start = end;
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn pieces_keep_line_numbers() {
+        let data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
+        let whole: Vec<_> = lines(&data, 0)
+            .map(|(n, s, l)| (n, data[s..s + l].to_vec()))
+            .collect();
+        let mut parts = Vec::new();
+        for p in split_lines(data.clone(), 3) {
+            parts.extend(
+                lines(&p.bytes, p.lines_before).map(|(n, s, l)| (n, p.bytes[s..s + l].to_vec())),
+            );
+        }
+        assert_eq!(parts, whole);
+        assert_eq!(split_lines(data.clone(), 3).len(), 3);
+        assert_eq!(split_lines(data, 100).len(), 1);
+    }
+
+    #[test]
     fn lines_skip_bom_crlf_and_blanks() {
         let data = b"\xEF\xBB\xBF{\"a\":1}\r\n\r\n  \n{\"b\":2}";
-        let got: Vec<_> = lines(data).map(|(n, s, l)| (n, &data[s..s + l])).collect();
+        let got: Vec<_> = lines(data, 0)
+            .map(|(n, s, l)| (n, &data[s..s + l]))
+            .collect();
         assert_eq!(got, vec![(1, &b"{\"a\":1}"[..]), (4, &b"{\"b\":2}"[..])]);
     }
 }
