@@ -158,3 +158,20 @@ fn gzip_input_is_read_and_corrupt_gzip_rejected() {
     assert_eq!(s["event_lines"].as_u64().unwrap(), lines + 1);
     assert_eq!(s["rejected"], 1);
 }
+
+#[test]
+fn a_config_readable_by_others_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("dwh.cfg");
+    std::fs::write(&cfg, "[S3]\nREGION='us-east-1'\n").unwrap();
+    let run = || {
+        let out = sparkify(tmp.path(), &["etl", "--dry-run"]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(run().contains("is readable by other users"));
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(!run().contains("readable"));
+}
