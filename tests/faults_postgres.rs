@@ -20,8 +20,16 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn warehouse(pg: &TestPg) -> Vec<Rows> {
+    warehouse_in(pg, None)
+}
+
+/// Every table of database `db` (the default one when `None`), as sorted rows.
+fn warehouse_in(pg: &TestPg, db: Option<&str>) -> Vec<Rows> {
     rt().block_on(async {
-        let client = pg.connect().await;
+        let client = match db {
+            Some(db) => pg.connect_to(db).await,
+            None => pg.connect().await,
+        };
         let mut out = Vec::new();
         for t in TABLES {
             out.push(fetch(&client, t.name, t).await);
@@ -37,6 +45,16 @@ fn big_input(dir: &Path) {
         &[
             "generate", "--output", "big", "--songs", "3000", "--events", "200000", "--seed", "5",
             "--days", "2",
+        ],
+    );
+}
+
+/// `etl --write replace` from `input` into `output` and the database at `url`; must succeed.
+fn etl_replace(cwd: &Path, input: &str, output: &str, url: &str) {
+    sparkify_ok(
+        cwd,
+        &[
+            "etl", "--input", input, "--output", output, "--target", url, "--write", "replace",
         ],
     );
 }
@@ -83,20 +101,7 @@ fn sigkill_mid_load_keeps_the_previous_tables_and_the_rerun_converges() {
     big_input(tmp.path());
     sparkify_ok(tmp.path(), &["create-tables", "--target", &pg.url()]);
     // The previous state: the sample.
-    sparkify_ok(
-        tmp.path(),
-        &[
-            "etl",
-            "--input",
-            sample().to_str().unwrap(),
-            "--output",
-            "w0",
-            "--target",
-            &pg.url(),
-            "--write",
-            "replace",
-        ],
-    );
+    etl_replace(tmp.path(), sample().to_str().unwrap(), "w0", &pg.url());
     let before = warehouse(&pg);
 
     let mut child = spawn_etl(tmp.path(), "big", &pg.url());
@@ -109,37 +114,12 @@ fn sigkill_mid_load_keeps_the_previous_tables_and_the_rerun_converges() {
         "a killed load changed the warehouse"
     );
 
-    sparkify_ok(
-        tmp.path(),
-        &[
-            "etl",
-            "--input",
-            "big",
-            "--output",
-            "w",
-            "--target",
-            &pg.url(),
-            "--write",
-            "replace",
-        ],
-    );
+    etl_replace(tmp.path(), "big", "w", &pg.url());
     let after_rerun = warehouse(&pg);
     let clean_db = pg.url_for(&rt().block_on(pg.create_database("clean")));
     sparkify_ok(tmp.path(), &["create-tables", "--target", &clean_db]);
-    sparkify_ok(
-        tmp.path(),
-        &[
-            "etl", "--input", "big", "--output", "w2", "--target", &clean_db, "--write", "replace",
-        ],
-    );
-    let clean = rt().block_on(async {
-        let client = pg.connect_to("clean").await;
-        let mut out = Vec::new();
-        for t in TABLES {
-            out.push(fetch(&client, t.name, t).await);
-        }
-        out
-    });
+    etl_replace(tmp.path(), "big", "w2", &clean_db);
+    let clean = warehouse_in(&pg, Some("clean"));
     assert_eq!(after_rerun, clean);
     assert!(
         clean[4].len() > 50_000,
@@ -175,19 +155,6 @@ fn connection_terminated_mid_copy_is_a_clear_error_and_changes_nothing() {
         "a failed load publishes no output"
     );
 
-    sparkify_ok(
-        tmp.path(),
-        &[
-            "etl",
-            "--input",
-            "big",
-            "--output",
-            "w",
-            "--target",
-            &pg.url(),
-            "--write",
-            "replace",
-        ],
-    );
+    etl_replace(tmp.path(), "big", "w", &pg.url());
     assert!(warehouse(&pg)[4].len() > 50_000);
 }
