@@ -73,22 +73,28 @@ fn spawn_etl(cwd: &Path, input: &str, url: &str) -> Child {
 
 /// Waits (bounded) until a COPY into a stage table is running on the server; returns its pid.
 fn wait_for_copy(pg: &TestPg, child: &mut Child) -> i32 {
+    wait_for_statement(pg, child, "COPY stage_songplays%")
+}
+
+/// Waits (bounded) until a statement of the load matching the SQL `LIKE` pattern runs; returns the
+/// server pid running it.
+fn wait_for_statement(pg: &TestPg, child: &mut Child, like: &str) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(120);
     rt().block_on(async {
         let client = pg.connect().await;
         loop {
             let rows = client
                 .query(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY stage_songplays%' AND pid <> pg_backend_pid()",
-                    &[],
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                    &[&like],
                 )
                 .await
                 .unwrap();
             if let Some(row) = rows.first() {
                 return row.get::<_, i32>(0);
             }
-            assert!(child.try_wait().unwrap().is_none(), "etl ended before its COPY was seen");
-            assert!(Instant::now() < deadline, "no COPY seen in time");
+            assert!(child.try_wait().unwrap().is_none(), "etl ended before `{like}` was seen");
+            assert!(Instant::now() < deadline, "no `{like}` seen in time");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -128,32 +134,35 @@ fn sigkill_mid_load_keeps_the_previous_tables_and_the_rerun_converges() {
 }
 
 #[test]
-fn connection_terminated_mid_copy_is_a_clear_error_and_changes_nothing() {
+fn connection_terminated_mid_copy_or_before_commit_changes_nothing() {
     let Some(pg) = TestPg::start() else { return };
     let tmp = tempfile::tempdir().unwrap();
     big_input(tmp.path());
     sparkify_ok(tmp.path(), &["create-tables", "--target", &pg.url()]);
     let before = warehouse(&pg);
 
-    let mut child = spawn_etl(tmp.path(), "big", &pg.url());
-    let pid = wait_for_copy(&pg, &mut child);
-    rt().block_on(async {
-        let client = pg.connect().await;
-        client
-            .execute("SELECT pg_terminate_backend($1)", &[&pid])
-            .await
-            .unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(warehouse(&pg), before);
-    assert!(
-        !tmp.path().join("w").exists(),
-        "a failed load publishes no output"
-    );
+    // Mid-COPY, then after the COPYs while the rows move into the final tables (before COMMIT).
+    for like in ["COPY stage_songplays%", "INSERT INTO %"] {
+        let mut child = spawn_etl(tmp.path(), "big", &pg.url());
+        let pid = wait_for_statement(&pg, &mut child, like);
+        rt().block_on(async {
+            let client = pg.connect().await;
+            client
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{like}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{like}: {err}");
+        assert!(err.starts_with("error: "), "{like}: {err}");
+        assert_eq!(warehouse(&pg), before, "{like}");
+        assert!(
+            !tmp.path().join("w").exists(),
+            "a failed load publishes no output"
+        );
+    }
 
     etl_replace(tmp.path(), "big", "w", &pg.url());
     assert!(warehouse(&pg)[4].len() > 50_000);
