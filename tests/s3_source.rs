@@ -88,16 +88,23 @@ fn list_paginates_and_fans_out_over_more_than_1000_keys() {
     s3.put("input", "sparkify/other/log_data/y.json", b"{}"); // not under the prefix
     expected.sort();
 
+    // By default 3 pages are paginated (fan-out starts past 5 pages); fanning out after the first
+    // page must give the same listing: 1 probe page + delimiter discovery + the sub-prefixes.
     let src = source(&s3, "s3://input/sparkify/raw/");
-    let before = s3.requests();
-    let files = src.list("log_data").unwrap();
-    let names: Vec<_> = files.iter().map(|f| f.name.clone()).collect();
-    assert_eq!(names.len(), expected.len());
-    assert_eq!(names, expected, "sorted, filtered, relative to the prefix");
-    assert!(files.iter().all(|f| f.size > 0));
-    // 1 probe page + delimiter discovery + concurrent listing of the sub-prefixes.
-    let requests = s3.requests() - before;
-    assert!(requests >= 4, "{requests} list requests");
+    for (fanout_after, requests_at_least, requests_at_most) in [(5, 3, 3), (1, 4, 1000)] {
+        let src = source(&s3, "s3://input/sparkify/raw/").with_fanout_after_pages(fanout_after);
+        let before = s3.requests();
+        let files = src.list("log_data").unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names.len(), expected.len());
+        assert_eq!(names, expected, "sorted, filtered, relative to the prefix");
+        assert!(files.iter().all(|f| f.size > 0));
+        let requests = s3.requests() - before;
+        assert!(
+            (requests_at_least..=requests_at_most).contains(&requests),
+            "fan-out after {fanout_after} pages: {requests} list requests"
+        );
+    }
 
     // A flat folder of 1,500 keys: plain pagination within one prefix.
     for i in 0..1500 {

@@ -38,8 +38,11 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// wrong region with a redirect that names the right one, which ends up in the error message).
 pub const FALLBACK_REGION: &str = "us-east-1";
 
-/// A listing is fanned out over sub-prefixes once it has more keys than one page (1,000) and until
-/// this many sub-prefixes are known.
+/// A listing is fanned out over sub-prefixes once it has more than this many pages (of 1,000 keys):
+/// below that, paginating is quicker than discovering sub-prefixes level by level.
+pub const DEFAULT_FANOUT_AFTER_PAGES: usize = 5;
+
+/// The fan-out explores sub-prefixes until this many are known.
 const FANOUT_TARGET: usize = 16;
 
 /// How many levels of `/`-delimited sub-prefixes the fan-out explores at most.
@@ -567,6 +570,7 @@ struct Inner {
     client: Client,
     location: S3Location,
     concurrency: usize,
+    fanout_after_pages: usize,
     body_retries: u32,
     backoff: Duration,
 }
@@ -602,6 +606,7 @@ impl S3Source {
                 client,
                 location,
                 concurrency: DEFAULT_CONCURRENCY,
+                fanout_after_pages: DEFAULT_FANOUT_AFTER_PAGES,
                 body_retries: defaults.body_retries,
                 backoff: defaults.initial_backoff,
             }),
@@ -632,6 +637,13 @@ impl S3Source {
     /// Sets how many requests run at once (at least 1; default [`DEFAULT_CONCURRENCY`]).
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.inner_mut().concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sets after how many pages a listing fans out over sub-prefixes (at least 1; default
+    /// [`DEFAULT_FANOUT_AFTER_PAGES`]).
+    pub fn with_fanout_after_pages(mut self, pages: usize) -> Self {
+        self.inner_mut().fanout_after_pages = pages.max(1);
         self
     }
 
@@ -717,28 +729,37 @@ impl Inner {
         Ok((objects, prefixes))
     }
 
-    /// Lists everything under `base` (a prefix ending in `/`). One request when it holds at most one
-    /// page of keys; otherwise discovers `/`-delimited sub-prefixes level by level (up to
-    /// [`FANOUT_MAX_DEPTH`] levels or [`FANOUT_TARGET`] prefixes) and lists them concurrently.
+    /// Lists everything under `base` (a prefix ending in `/`): page by page when it holds at most
+    /// `fanout_after_pages` pages of keys; otherwise discovers `/`-delimited sub-prefixes level by
+    /// level (up to [`FANOUT_MAX_DEPTH`] levels or [`FANOUT_TARGET`] prefixes) and lists them
+    /// concurrently.
     async fn list_tree(&self, base: &str) -> Result<Vec<(String, u64)>> {
         let bucket = &self.location.bucket;
-        let first = self
+        let mut pages = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(base)
-            .send()
-            .await
-            .map_err(|e| s3_error("list", bucket, base, describe_sdk_error(&e)))?;
-        if first.is_truncated() != Some(true) {
-            return Ok(first
-                .contents()
-                .iter()
-                .filter_map(|o| {
-                    let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
-                    o.key().map(|k| (k.to_string(), size))
-                })
-                .collect());
+            .into_paginator()
+            .send();
+        let mut listed = Vec::new();
+        let mut seen = 0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error("list", bucket, base, describe_sdk_error(&e)))?;
+            listed.extend(page.contents().iter().filter_map(|o| {
+                let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
+                o.key().map(|k| (k.to_string(), size))
+            }));
+            seen += 1;
+            if seen >= self.fanout_after_pages && page.is_truncated() == Some(true) {
+                break;
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(listed);
+            }
+        }
+        if seen < self.fanout_after_pages {
+            return Ok(listed);
         }
 
         let mut objects = Vec::new();
