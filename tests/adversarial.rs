@@ -209,3 +209,87 @@ fn song_files_with_two_objects_truncation_and_missing_ids() {
         ]
     );
 }
+
+/// A source whose keys try to climb out of the output folder (`../` in an S3 key).
+struct HostileNames;
+
+impl sparkify::source::Source for HostileNames {
+    fn describe(&self) -> String {
+        "hostile".into()
+    }
+
+    fn list(&self, dir: &str) -> sparkify::source::Result<Vec<sparkify::source::InputFile>> {
+        Ok(vec![sparkify::source::InputFile {
+            name: format!("{dir}/../../../escape.json"),
+            size: 10,
+        }])
+    }
+
+    fn fetch(
+        &self,
+        files: &[sparkify::source::InputFile],
+        tx: std::sync::mpsc::SyncSender<sparkify::source::Result<sparkify::source::Fetched>>,
+    ) {
+        for (index, f) in files.iter().enumerate() {
+            let bytes = b"{not json\n".to_vec();
+            let _ = tx.send(Ok(sparkify::source::Fetched {
+                index,
+                name: f.name.clone(),
+                bytes,
+            }));
+        }
+    }
+}
+
+#[test]
+fn input_names_with_dot_dot_never_become_output_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("a/b/out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (summary, rejects) = transform(
+        &HostileNames,
+        &out,
+        &TransformOptions::default(),
+        &Progress::hidden(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary.rejected, 2,
+        "the bad song and log lines are rejects"
+    );
+    assert!(rejects
+        .iter()
+        .all(|r| r.file.contains("../../../escape.json")));
+    // Nothing was written anywhere but the five table folders inside the output.
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![tmp.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                written.push(p);
+            }
+        }
+    }
+    assert!(!written.is_empty());
+    for p in written {
+        let rel = p
+            .strip_prefix(&out)
+            .unwrap_or_else(|_| panic!("{} is outside the output", p.display()));
+        let table = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            ["songplays", "users", "songs", "artists", "time"].contains(&table.as_str()),
+            "{}",
+            p.display()
+        );
+    }
+}
