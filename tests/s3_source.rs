@@ -194,6 +194,27 @@ fn fetch_retries_bodies_cut_off_mid_way() {
 }
 
 #[test]
+fn listing_retries_responses_cut_off_mid_way() {
+    let s3 = TestS3::start();
+    s3.create_bucket("input");
+    for i in 0..2500 {
+        s3.put("input", &format!("song_data/A/{i:05}.json"), b"{}");
+    }
+    s3.set_faults(Faults {
+        truncate_rate: 0.5,
+        truncate_lists: true,
+        max_consecutive: Some(2),
+        ..Faults::default()
+    });
+    let files = source(&s3, "s3://input").list("song_data").unwrap();
+    assert_eq!(files.len(), 2500);
+    assert_eq!(files[2499].name, "song_data/A/02499.json");
+    let cut = s3.truncated();
+    assert!(cut >= 1, "no listing response was cut");
+    eprintln!("{cut} listing responses cut off and requested again");
+}
+
+#[test]
 fn always_failing_server_gives_a_clear_error_naming_bucket_and_key() {
     let s3 = TestS3::start();
     s3.create_bucket("input");

@@ -52,6 +52,8 @@ pub struct Faults {
     pub fail_after: Option<u64>,
     /// Share of object GETs (0.0–1.0) whose body is cut off half-way (the connection is aborted).
     pub truncate_rate: f64,
+    /// `truncate_rate` also cuts listing responses (bucket-level GETs) mid-body.
+    pub truncate_lists: bool,
     /// Latency added to every GET before it is served.
     pub get_latency: Duration,
     /// With `error_rate` / `every_nth` / `truncate_rate`: the same request (method + URI) fails at
@@ -170,7 +172,8 @@ impl FaultState {
 
         let object_get =
             method == Method::GET && uri.path().trim_matches('/').split('/').count() >= 2;
-        let truncate = object_get
+        let list_get = method == Method::GET && !object_get;
+        let truncate = (object_get || (f.truncate_lists && list_get))
             && f.truncate_rate > 0.0
             && !capped
             && next_unit(&mut config.rng) < f.truncate_rate;
