@@ -64,14 +64,7 @@ pub fn transform(
     let mut cuts = Truncations::default();
 
     let started = Instant::now();
-    let song_files = source.list("song_data")?;
-    let log_files = source.list("log_data")?;
-    if song_files.is_empty() && log_files.is_empty() {
-        return Err(crate::source::Error::Empty {
-            path: format!("{}/{{song_data,log_data}}", source.describe()),
-        }
-        .into());
-    }
+    let (song_files, log_files) = crate::source::list_input(source)?;
     summary.song_files = song_files.len() as u64;
     summary.log_files = log_files.len() as u64;
     summary

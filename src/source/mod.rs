@@ -85,6 +85,18 @@ pub trait Source: Send + Sync {
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
 }
 
+/// Lists `song_data/` and `log_data/` of `source`; an input with neither is an error.
+pub fn list_input(source: &dyn Source) -> Result<(Vec<InputFile>, Vec<InputFile>)> {
+    let song_files = source.list("song_data")?;
+    let log_files = source.list("log_data")?;
+    if song_files.is_empty() && log_files.is_empty() {
+        return Err(Error::Empty {
+            path: format!("{}/{{song_data,log_data}}", source.describe()),
+        });
+    }
+    Ok((song_files, log_files))
+}
+
 /// Whether a file name is input data (`.json`, or `.json.gz` to be decompressed).
 pub fn is_input_name(name: &str) -> bool {
     name.ends_with(".json") || name.ends_with(".json.gz")

@@ -694,6 +694,16 @@ impl S3Source {
     }
 }
 
+/// The `(key, size)` of every object of a listing page.
+fn keys_and_sizes(
+    page: &aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output,
+) -> impl Iterator<Item = (String, u64)> + '_ {
+    page.contents().iter().filter_map(|o| {
+        let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
+        o.key().map(|k| (k.to_string(), size))
+    })
+}
+
 impl Inner {
     /// All keys and sizes under `prefix`, and with a delimiter the common prefixes, following every
     /// page of the listing.
@@ -716,10 +726,7 @@ impl Inner {
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| s3_error("list", bucket, prefix, describe_sdk_error(&e)))?;
-            objects.extend(page.contents().iter().filter_map(|o| {
-                let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
-                o.key().map(|k| (k.to_string(), size))
-            }));
+            objects.extend(keys_and_sizes(&page));
             prefixes.extend(
                 page.common_prefixes()
                     .iter()
@@ -746,10 +753,7 @@ impl Inner {
         let mut seen = 0;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| s3_error("list", bucket, base, describe_sdk_error(&e)))?;
-            listed.extend(page.contents().iter().filter_map(|o| {
-                let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
-                o.key().map(|k| (k.to_string(), size))
-            }));
+            listed.extend(keys_and_sizes(&page));
             seen += 1;
             if seen >= self.fanout_after_pages && page.is_truncated() == Some(true) {
                 break;

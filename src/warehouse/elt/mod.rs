@@ -107,14 +107,7 @@ pub fn elt_postgres(
     progress: &crate::Progress,
 ) -> Result<RunSummary> {
     let source = open_source(plan)?;
-    let song_files = source.list("song_data")?;
-    let log_files = source.list("log_data")?;
-    if song_files.is_empty() && log_files.is_empty() {
-        return Err(crate::source::Error::Empty {
-            path: format!("{}/{{song_data,log_data}}", source.describe()),
-        }
-        .into());
-    }
+    let (song_files, log_files) = crate::source::list_input(source.as_ref())?;
     let input = LocalInput {
         source: source.clone(),
         song_files,
