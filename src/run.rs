@@ -14,7 +14,7 @@ use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 use rayon::prelude::*;
 
-use crate::parse::event::parse_log_piece;
+use crate::parse::event::{parse_log_piece, LineCounts};
 use crate::parse::song::parse_song_file;
 use crate::parse::{split_lines, JsonParser, Piece, Reject};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
@@ -277,11 +277,14 @@ struct EventOutcome {
     files: Vec<WrittenFile>,
 }
 
-/// One parsed log file.
+/// One parsed piece of a log file.
 struct ParsedLog {
+    /// The file's position in the listing.
+    file: usize,
     chunk: SongplayChunk,
+    /// Numbered from the piece's first line until the writer adds the lines before the piece.
     rejects: Vec<Reject>,
-    lines: u64,
+    counts: LineCounts,
     bytes: u64,
 }
 
@@ -292,26 +295,41 @@ const PIECE_BYTES: usize = 4 << 20;
 fn parse_log_piece_of(
     catalog: &SongCatalog,
     parser: &mut JsonParser,
+    file: usize,
     name: &str,
-    mut piece: Piece,
+    piece: Piece<'_>,
 ) -> Result<ParsedLog, ArrowError> {
     let bytes = piece.bytes.len() as u64;
     let mut builder = SongplayBuilder::new(catalog, (piece.bytes.len() / 300).max(16));
     let mut rejects = Vec::new();
-    let counts = parse_log_piece(
-        parser,
-        name,
-        piece.lines_before,
-        &mut piece.bytes,
-        &mut rejects,
-        |ev| builder.add(ev),
-    );
+    let counts = parse_log_piece(parser, name, piece, &mut rejects, |ev| builder.add(ev));
     Ok(ParsedLog {
+        file,
         chunk: builder.finish()?,
         rejects,
-        lines: counts.lines,
+        counts,
         bytes,
     })
+}
+
+/// Gives the rejects of consecutive pieces their files' own line numbers.
+#[derive(Default)]
+struct LineNumbers {
+    file: Option<usize>,
+    lines_before: u64,
+}
+
+impl LineNumbers {
+    fn renumber(&mut self, parsed: &mut ParsedLog) {
+        if self.file != Some(parsed.file) {
+            self.file = Some(parsed.file);
+            self.lines_before = 0;
+        }
+        for reject in &mut parsed.rejects {
+            reject.line += self.lines_before;
+        }
+        self.lines_before += parsed.counts.physical;
+    }
 }
 
 fn stream_events(
@@ -340,9 +358,11 @@ fn stream_events(
                     truncations: Truncations::default(),
                     files: Vec::new(),
                 };
+                let mut numbers = LineNumbers::default();
                 for group in rx {
-                    for parsed in group {
-                        o.lines += parsed.lines;
+                    for mut parsed in group {
+                        numbers.renumber(&mut parsed);
+                        o.lines += parsed.counts.lines;
                         o.bytes += parsed.bytes;
                         o.song_plays += parsed.chunk.batch.num_rows() as u64;
                         o.matched += parsed.chunk.matched;
@@ -357,22 +377,25 @@ fn stream_events(
                 Ok(o)
             })
             .map_err(Error::Thread)?;
-        let parsed = in_groups(source, files, &bar, |group| {
-            let pieces: Vec<(String, Piece)> = group
-                .into_iter()
+        let parsed = in_groups(source, files, &bar, |mut group| {
+            let pieces: Vec<(usize, &str, Piece<'_>)> = group
+                .iter_mut()
                 .flat_map(|f| {
-                    let name = f.name;
-                    split_lines(f.bytes, PIECE_BYTES)
+                    let (index, name) = (f.index, f.name.as_str());
+                    split_lines(&mut f.bytes, PIECE_BYTES)
                         .into_iter()
-                        .map(move |p| (name.clone(), p))
+                        .map(move |p| (index, name, p))
                 })
                 .collect();
             let parsed: Vec<ParsedLog> = pieces
                 .into_par_iter()
-                .map_init(JsonParser::default, |parser, (name, piece)| {
-                    parse_log_piece_of(catalog, parser, &name, piece)
+                .map_init(JsonParser::default, |parser, (index, name, piece)| {
+                    parse_log_piece_of(catalog, parser, index, name, piece)
                 })
                 .collect::<Result<_, ArrowError>>()?;
+            for f in group {
+                source.recycle(f.bytes);
+            }
             tx.send(parsed).map_err(|_| Error::WriterStopped)
         });
         drop(tx);

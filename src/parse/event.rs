@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::value::{float, int, int32, object_fields, text, wrong_type};
-use super::{lines, pad, JsonParser, Reject};
+use super::{JsonParser, LineCursor, Piece, Reject};
 
 /// Latest accepted event time: the last millisecond of year 9999. Earlier than 1970 is rejected too.
 pub const MAX_TS_MS: i64 = 253_402_300_799_999;
@@ -48,13 +48,15 @@ impl Event<'_> {
     }
 }
 
-/// Counts of what one log file held.
+/// Counts of what one log file (or piece of one) held.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LineCounts {
     /// Non-blank lines.
     pub lines: u64,
     /// Lines rejected (malformed, wrong types, refused by the consumer).
     pub rejected: u64,
+    /// All lines, blank ones included: what the next piece of the file must add to its line numbers.
+    pub physical: u64,
 }
 
 /// Parses every line of a log file and hands each event to `on_event`, which may refuse it with a
@@ -62,27 +64,30 @@ pub struct LineCounts {
 pub fn parse_log(
     parser: &mut JsonParser,
     file: &str,
-    bytes: &mut Vec<u8>,
+    bytes: &mut [u8],
     rejects: &mut Vec<Reject>,
     on_event: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> LineCounts {
-    parse_log_piece(parser, file, 0, bytes, rejects, on_event)
+    let piece = Piece {
+        bytes,
+        starts_file: true,
+    };
+    parse_log_piece(parser, file, piece, rejects, on_event)
 }
 
-/// [`parse_log`] for a piece of a file that follows `lines_before` lines (see
-/// [`super::split_lines`]), so rejects carry the file's own line numbers.
+/// [`parse_log`] for a piece of a file (see [`super::split_lines`]), parsed in place. Rejects are
+/// numbered from the piece's first line; the caller adds the lines of the pieces before it.
 pub fn parse_log_piece(
     parser: &mut JsonParser,
     file: &str,
-    lines_before: u64,
-    bytes: &mut Vec<u8>,
+    piece: Piece<'_>,
     rejects: &mut Vec<Reject>,
     mut on_event: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> LineCounts {
-    let data_len = pad(bytes);
-    let spans: Vec<(u64, usize, usize)> = lines(&bytes[..data_len], lines_before).collect();
+    let bytes = piece.bytes;
+    let mut cursor = LineCursor::new(bytes, piece.starts_file);
     let mut counts = LineCounts::default();
-    for (line, start, len) in spans {
+    while let Some((line, start, len)) = cursor.next(bytes) {
         counts.lines += 1;
         let outcome = parser.parse_in_place(bytes, start, len, |tape| {
             let event = decode_event(tape)?;
@@ -101,6 +106,7 @@ pub fn parse_log_piece(
             parser.raw(bytes, start, len),
         ));
     }
+    counts.physical = cursor.number;
     counts
 }
 
@@ -232,7 +238,8 @@ mod tests {
             counts,
             LineCounts {
                 lines: 1,
-                rejected: 1
+                rejected: 1,
+                physical: 1
             }
         );
         assert_eq!(rejects[0].raw, line);

@@ -25,6 +25,7 @@ pub struct JsonParser {
     buffers: Buffers,
     tape: Tape<'static>,
     raw: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl Default for JsonParser {
@@ -33,6 +34,7 @@ impl Default for JsonParser {
             buffers: Buffers::new(4096),
             tape: Tape(Vec::with_capacity(256)),
             raw: Vec::with_capacity(1024),
+            scratch: Vec::with_capacity(1024),
         }
     }
 }
@@ -59,9 +61,11 @@ impl ParseFailure {
 impl JsonParser {
     /// Parses `buf[start..start + len]` in place and hands its tape to `f`.
     ///
-    /// `buf` must extend at least [`INPUT_PADDING`] bytes past the record (see [`pad`]). The record's
-    /// original bytes are kept aside first when it holds escapes (in-place unescaping rewrites them),
-    /// so [`JsonParser::raw`] can return the text as it was for a reject.
+    /// The bytes after the record serve as simd-json's padding; a record with fewer than
+    /// [`INPUT_PADDING`] bytes after it in `buf` (the last line of a piece) is parsed from a padded
+    /// copy instead. The record's original bytes are kept aside first when it holds escapes
+    /// (in-place unescaping rewrites them), so [`JsonParser::raw`] can return the text as it was
+    /// for a reject.
     pub(crate) fn parse_in_place<R>(
         &mut self,
         buf: &mut [u8],
@@ -79,13 +83,19 @@ impl JsonParser {
         if memchr::memchr(b'\\', record).is_some() {
             self.raw.extend_from_slice(record);
         }
+        let padded: &mut [u8] = if buf.len() - (start + len) >= INPUT_PADDING {
+            &mut buf[start..]
+        } else {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(record);
+            pad(&mut self.scratch);
+            &mut self.scratch
+        };
         let mut tape: Tape<'_> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        let outcome =
-            match simd_json::fill_tape_padded(&mut buf[start..], len, &mut self.buffers, &mut tape)
-            {
-                Ok(()) => Ok(f(&tape.0)),
-                Err(e) => Err(ParseFailure::Syntax(e.to_string())),
-            };
+        let outcome = match simd_json::fill_tape_padded(padded, len, &mut self.buffers, &mut tape) {
+            Ok(()) => Ok(f(&tape.0)),
+            Err(e) => Err(ParseFailure::Syntax(e.to_string())),
+        };
         self.tape = tape.reset();
         outcome
     }
@@ -107,72 +117,78 @@ pub(crate) fn pad(bytes: &mut Vec<u8>) -> usize {
     len
 }
 
-/// Iterates the non-blank lines of `data` as `(line_number, start, len)`, numbering from
-/// `lines_before + 1`: strips a UTF-8 BOM (at the start of a file, `lines_before == 0`), CR before
-/// LF, and tolerates a missing final newline.
-pub(crate) fn lines(
-    data: &[u8],
-    lines_before: u64,
-) -> impl Iterator<Item = (u64, usize, usize)> + '_ {
-    let first = if lines_before == 0 && data.starts_with(BOM) {
-        BOM.len()
-    } else {
-        0
-    };
-    let mut pos = first;
-    let mut number = lines_before;
-    std::iter::from_fn(move || loop {
-        if pos >= data.len() {
-            return None;
-        }
-        number += 1;
-        let start = pos;
-        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
-        pos = end + 1;
-        let mut stop = end;
-        if stop > start && data[stop - 1] == b'\r' {
-            stop -= 1;
-        }
-        if data[start..stop].iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        return Some((number, start, stop - start));
-    })
-}
-
-/// A piece of a file that starts at a line boundary.
+/// Walks the lines of a buffer that is parsed (and so changed) between steps: each call to
+/// [`LineCursor::next`] borrows the data only to find the next line. Strips a UTF-8 BOM at the start
+/// of a file and CR before LF, skips blank lines and tolerates a missing final newline.
 #[derive(Debug)]
-pub struct Piece {
-    /// Lines of the file before this piece.
-    pub lines_before: u64,
-    /// The piece's bytes.
-    pub bytes: Vec<u8>,
+pub(crate) struct LineCursor {
+    pos: usize,
+    /// Lines (blank ones included) seen so far.
+    pub(crate) number: u64,
 }
 
-/// Cuts `bytes` at line boundaries into pieces of about `target` bytes, so that one large file can
-/// be parsed by several workers. A file no larger than `target` is one piece (not copied).
-pub fn split_lines(bytes: Vec<u8>, target: usize) -> Vec<Piece> {
-    if bytes.len() <= target {
-        return vec![Piece {
-            lines_before: 0,
-            bytes,
-        }];
-    }
-    let mut pieces = Vec::with_capacity(bytes.len() / target + 1);
-    let (mut start, mut lines_before) = (0, 0u64);
-    while start < bytes.len() {
-        let end = match memchr::memchr(b'\n', &bytes[(start + target).min(bytes.len())..]) {
-            Some(i) if start + target < bytes.len() => start + target + i + 1,
-            _ => bytes.len(),
+impl LineCursor {
+    /// A cursor at the start of `data`, which is the start of a file when `starts_file`.
+    pub(crate) fn new(data: &[u8], starts_file: bool) -> Self {
+        let pos = if starts_file && data.starts_with(BOM) {
+            BOM.len()
+        } else {
+            0
         };
-        let mut piece = Vec::with_capacity(end - start + INPUT_PADDING);
-        piece.extend_from_slice(&bytes[start..end]);
+        Self { pos, number: 0 }
+    }
+
+    /// The next non-blank line of `data` as `(line_number, start, len)`, numbered from 1.
+    pub(crate) fn next(&mut self, data: &[u8]) -> Option<(u64, usize, usize)> {
+        loop {
+            if self.pos >= data.len() {
+                return None;
+            }
+            self.number += 1;
+            let start = self.pos;
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            self.pos = end + 1;
+            let mut stop = end;
+            if stop > start && data[stop - 1] == b'\r' {
+                stop -= 1;
+            }
+            if data[start..stop].iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some((self.number, start, stop - start));
+        }
+    }
+}
+
+/// A piece of a file that starts at a line boundary, parsed in place.
+#[derive(Debug)]
+pub struct Piece<'a> {
+    /// The piece's bytes, a slice of the file's buffer.
+    pub bytes: &'a mut [u8],
+    /// Whether the piece is the start of its file (where a BOM may be).
+    pub starts_file: bool,
+}
+
+/// Cuts `bytes` at line boundaries into pieces of about `target` bytes, without copying, so that
+/// one large file can be parsed by several workers at once.
+pub fn split_lines(mut bytes: &mut [u8], target: usize) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::with_capacity(bytes.len() / target.max(1) + 1);
+    let mut starts_file = true;
+    while !bytes.is_empty() {
+        let end = match bytes
+            .get(target..)
+            .and_then(|rest| memchr::memchr(b'\n', rest))
+        {
+            Some(i) => target + i + 1,
+            None => bytes.len(),
+        };
+        let (piece, rest) = std::mem::take(&mut bytes).split_at_mut(end);
         pieces.push(Piece {
-            lines_before,
             bytes: piece,
+            starts_file,
         });
-        lines_before += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64;
-        start = end;
+        starts_file = false;
+        bytes = rest;
     }
     pieces
 }
@@ -181,29 +197,47 @@ pub fn split_lines(bytes: Vec<u8>, target: usize) -> Vec<Piece> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn pieces_keep_line_numbers() {
-        let data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
-        let whole: Vec<_> = lines(&data, 0)
+    fn lines_of(data: &[u8], starts_file: bool) -> Vec<(u64, Vec<u8>)> {
+        let mut cursor = LineCursor::new(data, starts_file);
+        std::iter::from_fn(|| cursor.next(data))
             .map(|(n, s, l)| (n, data[s..s + l].to_vec()))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn pieces_cover_the_lines_in_order() {
+        let mut data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
+        let whole: Vec<Vec<u8>> = lines_of(&data, true).into_iter().map(|l| l.1).collect();
         let mut parts = Vec::new();
-        for p in split_lines(data.clone(), 3) {
-            parts.extend(
-                lines(&p.bytes, p.lines_before).map(|(n, s, l)| (n, p.bytes[s..s + l].to_vec())),
-            );
+        for p in split_lines(&mut data.clone(), 3) {
+            parts.extend(lines_of(p.bytes, p.starts_file).into_iter().map(|l| l.1));
         }
         assert_eq!(parts, whole);
-        assert_eq!(split_lines(data.clone(), 3).len(), 3);
-        assert_eq!(split_lines(data, 100).len(), 1);
+        assert_eq!(split_lines(&mut data.clone(), 3).len(), 3);
+        assert_eq!(split_lines(&mut data, 100).len(), 1);
+        assert!(split_lines(&mut [], 3).is_empty());
     }
 
     #[test]
     fn lines_skip_bom_crlf_and_blanks() {
         let data = b"\xEF\xBB\xBF{\"a\":1}\r\n\r\n  \n{\"b\":2}";
-        let got: Vec<_> = lines(data, 0)
-            .map(|(n, s, l)| (n, &data[s..s + l]))
-            .collect();
-        assert_eq!(got, vec![(1, &b"{\"a\":1}"[..]), (4, &b"{\"b\":2}"[..])]);
+        let got = lines_of(data, true);
+        assert_eq!(
+            got,
+            vec![(1, b"{\"a\":1}".to_vec()), (4, b"{\"b\":2}".to_vec())]
+        );
+        let mut cursor = LineCursor::new(data, true);
+        while cursor.next(data).is_some() {}
+        assert_eq!(cursor.number, 4);
+    }
+
+    #[test]
+    fn a_record_at_the_end_of_a_piece_parses_from_a_padded_copy() {
+        let mut parser = JsonParser::default();
+        let mut buf = b"{\"a\":\"x\\/y\"}".to_vec();
+        let len = buf.len();
+        let got = parser.parse_in_place(&mut buf, 0, len, |tape| tape.len());
+        assert!(matches!(got, Ok(3)));
+        assert_eq!(parser.raw(&buf, 0, len), b"{\"a\":\"x\\/y\"}");
     }
 }

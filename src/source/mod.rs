@@ -5,6 +5,7 @@
 //! large the input, only a few buffers are in flight at once.
 
 pub mod local;
+pub mod pool;
 pub mod s3;
 
 use std::sync::mpsc::SyncSender;
@@ -83,6 +84,12 @@ pub trait Source: Send + Sync {
     /// Reads `files` and sends them, in the given order, to `tx`. Stops early without error when the
     /// receiver hangs up. Blocks until done; call it on a thread of its own.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
+
+    /// Hands back the buffer of a [`Fetched`] file the caller is done with, for the source to
+    /// read a later file into (see [`pool`]). Sources that cannot reuse it drop it.
+    fn recycle(&self, buffer: Vec<u8>) {
+        drop(buffer);
+    }
 }
 
 /// Lists `song_data/` and `log_data/` of `source`; an input with neither is an error.

@@ -118,26 +118,27 @@ pub struct SongCatalog {
     index: SongIndex,
 }
 
-/// Finds the song a play refers to: (title, artist name) hash → candidate rows with their
+/// Finds the song a play refers to: (title, artist name) hash → candidate songs with their
 /// durations inline. The first candidate lives in the hash table itself and further ones (rare)
-/// in a side list, so a lookup usually costs one cache miss and most non-matches are settled
-/// without touching the strings.
+/// in a side list; each candidate's title, artist name and ids sit back to back in one string. So a
+/// lookup usually costs one cache miss for the table and one for the text, and most non-matches
+/// are settled on the duration alone.
 struct SongIndex {
     by_key: FxHashMap<u64, Candidate>,
     /// Further candidates of keys with several, chained through `next`.
     more: Vec<Candidate>,
-    titles: StringArray,
-    names: StringArray,
-    song_ids: StringArray,
-    artist_ids: StringArray,
+    /// Per candidate: title, artist name, song id, artist id.
+    text: String,
 }
 
-/// A song that may match a play: its duration, its catalogue row, and the next candidate of the
-/// same key (an index into `SongIndex::more`, `u32::MAX` for none).
+/// A song that may match a play: its duration, where its texts start in `SongIndex::text` and
+/// their lengths, and the next candidate of the same key (an index into `SongIndex::more`,
+/// `u32::MAX` for none).
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     duration: f64,
-    row: u32,
+    start: usize,
+    lens: [u32; 4],
     next: u32,
 }
 
@@ -208,19 +209,23 @@ impl SongCatalog {
     /// `length`; the smallest `song_id` when several match.
     pub fn find(&self, title: &str, artist: &str, length: f64) -> Option<SongMatch<'_>> {
         let ix = &self.index;
-        let mut candidate = *ix.by_key.get(&key_hash(title, artist))?;
+        let mut candidate = ix.by_key.get(&key_hash(title, artist))?;
         loop {
-            let r = candidate.row as usize;
-            if (candidate.duration - length).abs() < DURATION_TOLERANCE
-                && ix.titles.value(r) == title
-                && ix.names.value(r) == artist
-            {
-                return Some(SongMatch {
-                    song_id: ix.song_ids.value(r),
-                    artist_id: ix.artist_ids.value(r),
-                });
+            if (candidate.duration - length).abs() < DURATION_TOLERANCE {
+                let [t, n, s, a] = candidate.lens.map(|l| l as usize);
+                let at = candidate.start;
+                let text = ix.text.as_bytes();
+                if &text[at..at + t] == title.as_bytes()
+                    && &text[at + t..at + t + n] == artist.as_bytes()
+                {
+                    let ids = at + t + n;
+                    return Some(SongMatch {
+                        song_id: ix.text.get(ids..ids + s)?,
+                        artist_id: ix.text.get(ids + s..ids + s + a)?,
+                    });
+                }
             }
-            candidate = *ix.more.get(candidate.next as usize)?;
+            candidate = ix.more.get(candidate.next as usize)?;
         }
     }
 }
@@ -228,24 +233,36 @@ impl SongCatalog {
 impl SongIndex {
     /// Indexes `unique` (catalogue rows sorted by `song_id`), so candidates come out smallest first.
     fn new(unique: &RecordBatch) -> Self {
-        let titles = str_col(unique, 1).clone();
-        let names = str_col(unique, 5).clone();
+        let titles = str_col(unique, 1);
+        let names = str_col(unique, 5);
+        let song_ids = str_col(unique, 0);
+        let artist_ids = str_col(unique, 2);
         let durations =
             arrow::array::as_primitive_array::<arrow::datatypes::Float64Type>(unique.column(4));
         let mut by_key: FxHashMap<u64, Candidate> = FxHashMap::default();
+        by_key.reserve(unique.num_rows());
         let mut more: Vec<Candidate> = Vec::new();
+        let mut text = String::new();
         // Rows are visited in song_id order; chains keep that order so the smallest id wins.
         let mut tails: FxHashMap<u64, u32> = FxHashMap::default();
         for r in 0..unique.num_rows() {
             if !(titles.is_valid(r) && names.is_valid(r) && durations.is_valid(r)) {
                 continue;
             }
-            let key = key_hash(titles.value(r), names.value(r));
+            let (title, name) = (titles.value(r), names.value(r));
+            let start = text.len();
+            let parts = [title, name, song_ids.value(r), artist_ids.value(r)];
+            for part in parts {
+                text.push_str(part);
+            }
             let candidate = Candidate {
                 duration: durations.value(r),
-                row: r as u32,
+                start,
+                // Catalogue text is cut to its column's width, far below 4 GB.
+                lens: parts.map(|p| p.len() as u32),
                 next: NO_MORE,
             };
+            let key = key_hash(title, name);
             match by_key.get_mut(&key) {
                 None => {
                     by_key.insert(key, candidate);
@@ -260,14 +277,7 @@ impl SongIndex {
                 }
             }
         }
-        Self {
-            by_key,
-            more,
-            titles,
-            names,
-            song_ids: str_col(unique, 0).clone(),
-            artist_ids: str_col(unique, 2).clone(),
-        }
+        Self { by_key, more, text }
     }
 }
 
