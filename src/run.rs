@@ -86,11 +86,23 @@ pub fn transform(
         .push(("songs".into(), started.elapsed().as_secs_f64()));
 
     let started = Instant::now();
-    let mut tables = Vec::new();
-    for (table, batch) in [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)] {
-        tables.push(write_table(out, table, batch, options.writer)?);
-    }
-    let events = stream_events(source, &log_files, &catalog, out, options, progress)?;
+    // The catalogue tables are written while the events stream.
+    let (catalog_tables, events) = std::thread::scope(|scope| {
+        let catalog_tables = std::thread::Builder::new()
+            .name("sparkify-catalog".into())
+            .spawn_scoped(scope, || {
+                [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)]
+                    .into_iter()
+                    .map(|(table, batch)| write_table(out, table, batch, options.writer))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .map_err(Error::Thread)?;
+        let events = stream_events(source, &log_files, &catalog, out, options, progress);
+        let catalog_tables = catalog_tables.join().map_err(|_| Error::WriterStopped)?;
+        Ok::<_, Error>((catalog_tables, events))
+    })?;
+    let mut tables = catalog_tables?;
+    let events = events?;
     summary.event_lines = events.lines;
     summary.rejected_events = events.rejects.len() as u64;
     summary.other_events = events.lines - events.song_plays - summary.rejected_events;
@@ -99,13 +111,26 @@ pub fn transform(
     summary.input_bytes += events.bytes;
     rejects.extend(events.rejects);
     cuts.merge(&events.truncations);
-    let songplay_files = events.files;
-    let (users, user_cuts) = events.users.into_batch()?;
+    // The last songplays row group, `users` and `time` are encoded side by side.
+    let (users, dedup, songplays) = (events.users, events.dedup, events.songplays);
+    let (songplay_files, (users, time)) = rayon::join(
+        || songplays.finish(),
+        || {
+            rayon::join(
+                || -> Result<_> {
+                    let (batch, user_cuts) = users.into_batch()?;
+                    Ok((write_table(out, &USERS, &batch, options.writer)?, user_cuts))
+                },
+                || -> Result<_> {
+                    let time = time_table(dedup.into_start_times())?;
+                    write_table(out, &TIME, &time, options.writer)
+                },
+            )
+        },
+    );
+    let (users, user_cuts) = users?;
     cuts.merge(&user_cuts);
-    tables.push(write_table(out, &USERS, &users, options.writer)?);
-    let time = time_table(events.dedup.into_start_times())?;
-    tables.push(write_table(out, &TIME, &time, options.writer)?);
-    tables.push(table_summary(&SONGPLAYS, &songplay_files));
+    tables.extend([users, time?, table_summary(&SONGPLAYS, &songplay_files?)]);
     summary
         .stages
         .push(("events".into(), started.elapsed().as_secs_f64()));
@@ -274,7 +299,8 @@ struct EventOutcome {
     users: UserTracker,
     dedup: Dedup,
     truncations: Truncations,
-    files: Vec<WrittenFile>,
+    /// The songplays writer, its last row group not yet flushed.
+    songplays: TableWriter,
 }
 
 /// One parsed piece of a log file.
@@ -341,7 +367,7 @@ fn stream_events(
     progress: &Progress,
 ) -> Result<EventOutcome> {
     let bar = progress.files("events", files.len() as u64);
-    let mut writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
+    let writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<ParsedLog>>(2);
         let write = std::thread::Builder::new()
@@ -356,7 +382,7 @@ fn stream_events(
                     users: UserTracker::default(),
                     dedup: Dedup::default(),
                     truncations: Truncations::default(),
-                    files: Vec::new(),
+                    songplays: writer,
                 };
                 let mut numbers = LineNumbers::default();
                 for group in rx {
@@ -370,10 +396,9 @@ fn stream_events(
                         o.truncations.merge(&parsed.chunk.truncations);
                         o.users.merge(parsed.chunk.users);
                         let kept = o.dedup.filter(&parsed.chunk.batch)?;
-                        writer.write(&kept)?;
+                        o.songplays.write(&kept)?;
                     }
                 }
-                o.files = writer.finish()?;
                 Ok(o)
             })
             .map_err(Error::Thread)?;

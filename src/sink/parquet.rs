@@ -11,7 +11,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
 
 use super::{io_error, Error, Result};
-use crate::schema::Table;
+use crate::schema::{ColumnType, Table};
 
 /// Page compression. Snappy is what Redshift's Parquet COPY is known to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
@@ -48,13 +48,21 @@ impl Default for WriterOptions {
 }
 
 impl WriterOptions {
-    fn properties(&self) -> WriterProperties {
+    /// Writer settings for `table`. 64-bit columns (ids, instants) are nearly all distinct, so they
+    /// are written without a dictionary: one would be built per page only to be abandoned.
+    fn properties(&self, table: &Table) -> WriterProperties {
         let compression = match self.codec {
             Codec::Snappy => Compression::SNAPPY,
             Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
             Codec::None => Compression::UNCOMPRESSED,
         };
-        WriterProperties::builder()
+        let mut builder = WriterProperties::builder();
+        for column in table.columns {
+            if matches!(column.ty, ColumnType::BigInt | ColumnType::Timestamp) {
+                builder = builder.set_column_dictionary_enabled(column.name.into(), false);
+            }
+        }
+        builder
             .set_writer_version(WriterVersion::PARQUET_1_0)
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.rows_per_group))
@@ -140,7 +148,7 @@ impl TableWriter {
         let writer = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             self.table.arrow_schema(),
-            Some(self.options.properties()),
+            Some(self.options.properties(self.table)),
         )
         .map_err(|source| Error::Parquet {
             path: path.clone(),

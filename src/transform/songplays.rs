@@ -11,7 +11,7 @@ use arrow::error::ArrowError;
 use rustc_hash::FxHashSet;
 
 use super::dims::SongCatalog;
-use super::id::songplay_id;
+use super::id::{songplay_ids, EventKey};
 use super::text::{TextColumn, Truncations};
 use super::users::UserTracker;
 use crate::parse::event::Event;
@@ -23,7 +23,8 @@ pub const NO_USER: &str = "NextSong event without a user (`userId` empty or miss
 /// Builds the songplays rows of one input file, and tracks its users' latest events.
 pub struct SongplayBuilder<'c> {
     catalog: &'c SongCatalog,
-    ids: Vec<i64>,
+    /// Each row's event key; the ids are computed together in [`SongplayBuilder::finish`].
+    keys: Vec<EventKey>,
     start_time: Vec<i64>,
     user_id: Vec<i32>,
     level: TextColumn,
@@ -54,7 +55,7 @@ impl<'c> SongplayBuilder<'c> {
         let c = SONGPLAYS.columns;
         Self {
             catalog,
-            ids: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(rows),
             start_time: Vec::with_capacity(rows),
             user_id: Vec::with_capacity(rows),
             level: TextColumn::new(&c[3], rows),
@@ -78,8 +79,8 @@ impl<'c> SongplayBuilder<'c> {
             return Ok(());
         }
         let user = ev.user_id.ok_or(NO_USER)?;
-        self.ids
-            .push(songplay_id(ev.ts, user, ev.session_id, ev.item_in_session));
+        self.keys
+            .push((ev.ts, user, ev.session_id, ev.item_in_session));
         self.start_time.push(ev.ts * 1000);
         self.user_id.push(user);
         self.level.append(ev.level.as_deref());
@@ -109,8 +110,10 @@ impl<'c> SongplayBuilder<'c> {
         ] {
             truncations.add(SONGPLAYS.name, c[i].name, col.cut);
         }
+        let mut ids = Vec::new();
+        songplay_ids(&self.keys, &mut ids);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(self.ids)),
+            Arc::new(Int64Array::from(ids)),
             Arc::new(TimestampMicrosecondArray::from(self.start_time)),
             Arc::new(Int32Array::from(self.user_id)),
             Arc::new(self.level.finish()),

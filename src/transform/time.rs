@@ -18,16 +18,21 @@ pub struct Breakdown {
 }
 
 /// The `time` table: one row per distinct start time (epoch µs), sorted.
+///
+/// Sorting runs on the rayon pool, and the calendar fields of a day are worked out once for all
+/// its instants (sorted instants come day by day).
 pub fn time_table(
     start_times: impl IntoIterator<Item = i64>,
 ) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
     use arrow::array::{ArrayRef, Int32Array, TimestampMicrosecondArray};
+    use rayon::slice::ParallelSliceMut;
     use std::sync::Arc;
 
     let mut starts: Vec<i64> = start_times.into_iter().collect();
-    starts.sort_unstable();
+    starts.par_sort_unstable();
     starts.dedup();
-    let parts: Vec<Breakdown> = starts.iter().map(|&t| breakdown(t)).collect();
+    let mut day = DayCache::default();
+    let parts: Vec<Breakdown> = starts.iter().map(|&t| day.breakdown(t)).collect();
     let field = |f: fn(&Breakdown) -> i32| -> ArrayRef {
         Arc::new(Int32Array::from_iter_values(parts.iter().map(f)))
     };
@@ -41,6 +46,30 @@ pub fn time_table(
         field(|b| b.weekday),
     ];
     arrow::array::RecordBatch::try_new(crate::schema::TIME.arrow_schema(), columns)
+}
+
+/// [`breakdown`] that remembers the last day it worked out.
+#[derive(Default)]
+struct DayCache {
+    last: Option<(i64, Breakdown)>,
+}
+
+impl DayCache {
+    fn breakdown(&mut self, micros: i64) -> Breakdown {
+        let secs = micros.div_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        match self.last {
+            Some((d, b)) if d == days => Breakdown {
+                hour: (secs.rem_euclid(86_400) / 3600) as i32,
+                ..b
+            },
+            _ => {
+                let b = breakdown(micros);
+                self.last = Some((days, b));
+                b
+            }
+        }
+    }
 }
 
 /// Breaks epoch microseconds down into calendar fields (UTC).
@@ -134,6 +163,16 @@ mod tests {
         assert_eq!(breakdown(at(2021, 1, 4, 0)).week, 1);
         assert_eq!(breakdown(at(1970, 1, 1, 0)).weekday, 4);
         assert_eq!(breakdown(at(2000, 2, 29, 23)).day, 29);
+    }
+
+    #[test]
+    fn the_day_cache_gives_what_breakdown_gives() {
+        let mut cache = DayCache::default();
+        let hour = 3_600_000_000;
+        let start = at(2020, 12, 31, 0) - 5 * hour;
+        for t in (0..200).map(|i| start + i * hour / 2 + i) {
+            assert_eq!(cache.breakdown(t), breakdown(t), "{t}");
+        }
     }
 
     #[test]
