@@ -131,29 +131,41 @@ fn md5_lanes(words: &[Lanes; 16]) -> [Lanes; 4] {
         [INIT[2]; LANES],
         [INIT[3]; LANES],
     );
-    for i in 0..64 {
-        let (g, shift) = match i / 16 {
-            0 => (i, SHIFTS[i % 4]),
-            1 => ((5 * i + 1) % 16, SHIFTS[4 + i % 4]),
-            2 => ((3 * i + 5) % 16, SHIFTS[8 + i % 4]),
-            _ => ((7 * i) % 16, SHIFTS[12 + i % 4]),
-        };
-        let mut next = [0u32; LANES];
-        for l in 0..LANES {
-            let f = match i / 16 {
-                0 => (b[l] & c[l]) | (!b[l] & d[l]),
-                1 => (d[l] & b[l]) | (!d[l] & c[l]),
-                2 => b[l] ^ c[l] ^ d[l],
-                _ => c[l] ^ (b[l] | !d[l]),
+    // Each step is expanded with its constants (word index, shift), so that every lane operation
+    // is a fixed-width vector operation; a loop over the steps would keep them scalar.
+    macro_rules! steps {
+        ($($i:literal)*) => {$({
+            const I: usize = $i;
+            const G: usize = match I / 16 {
+                0 => I,
+                1 => (5 * I + 1) % 16,
+                2 => (3 * I + 5) % 16,
+                _ => (7 * I) % 16,
             };
-            let sum = f
-                .wrapping_add(a[l])
-                .wrapping_add(K[i])
-                .wrapping_add(words[g][l]);
-            next[l] = b[l].wrapping_add(sum.rotate_left(shift));
-        }
-        (a, d, c, b) = (d, c, b, next);
+            const SHIFT: u32 = SHIFTS[(I / 16) * 4 + I % 4];
+            let mut next = [0u32; LANES];
+            for l in 0..LANES {
+                let f = match I / 16 {
+                    0 => (b[l] & c[l]) | (!b[l] & d[l]),
+                    1 => (d[l] & b[l]) | (!d[l] & c[l]),
+                    2 => b[l] ^ c[l] ^ d[l],
+                    _ => c[l] ^ (b[l] | !d[l]),
+                };
+                let sum = f
+                    .wrapping_add(a[l])
+                    .wrapping_add(K[I])
+                    .wrapping_add(words[G][l]);
+                next[l] = b[l].wrapping_add(sum.rotate_left(SHIFT));
+            }
+            (a, d, c, b) = (d, c, b, next);
+        })*};
     }
+    steps!(
+        0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
+        16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+        32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47
+        48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+    );
     let add = |x: Lanes, init: u32| x.map(|v| v.wrapping_add(init));
     [
         add(a, INIT[0]),
