@@ -24,7 +24,7 @@ use crate::summary::{RunSummary, TableSummary};
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
 use crate::transform::songplays::{Dedup, SongplayBuilder, SongplayChunk};
 use crate::transform::text::Truncations;
-use crate::transform::time::time_table;
+use crate::transform::time::time_batches;
 use crate::transform::users::UserTracker;
 use crate::{Error, Progress, Result};
 
@@ -40,10 +40,12 @@ const GROUP_BYTES: usize = 64 << 20;
 /// Bytes of input fetched ahead of the parsers (converted to a file count from the listed sizes).
 const READ_AHEAD_BYTES: u64 = 128 << 20;
 
-/// How many files may wait in the channel: many small song files, a few large log files.
-fn read_ahead(files: &[InputFile]) -> usize {
+/// How many files (or parts of at most `part` bytes) may wait in the channel: many small song
+/// files, a few parts of large log files.
+fn read_ahead(files: &[InputFile], part: Option<usize>) -> usize {
     let total: u64 = files.iter().map(|f| f.size).sum();
     let average = (total / files.len().max(1) as u64).max(1);
+    let average = part.map_or(average, |p| average.min(p as u64));
     (READ_AHEAD_BYTES / average).clamp(2, 256) as usize
 }
 
@@ -122,8 +124,12 @@ pub fn transform(
                     Ok((write_table(out, &USERS, &batch, options.writer)?, user_cuts))
                 },
                 || -> Result<_> {
-                    let time = time_table(dedup.into_start_times())?;
-                    write_table(out, &TIME, &time, options.writer)
+                    let starts = dedup.into_start_times();
+                    let mut writer = TableWriter::new(out, &TIME, options.writer)?;
+                    for batch in time_batches(starts, options.writer.rows_per_group) {
+                        writer.write(&batch?)?;
+                    }
+                    Ok(table_summary(&TIME, &writer.finish()?))
                 },
             )
         },
@@ -172,19 +178,24 @@ fn write_table(
     Ok(table_summary(table, &writer.finish()?))
 }
 
-/// Runs `fetch` on a thread of its own and calls `consume` with groups of fetched files, in order.
-/// Files that cannot be decompressed are returned as rejects; other read errors stop the run.
+/// Runs `fetch` (or `fetch_lines` with parts of `part` bytes) on a thread of its own and calls
+/// `consume` with groups of fetched files, in order. Files that cannot be decompressed are returned
+/// as rejects; other read errors stop the run.
 fn in_groups(
     source: &dyn Source,
     files: &[InputFile],
+    part: Option<usize>,
     progress: &indicatif::ProgressBar,
     mut consume: impl FnMut(Vec<Fetched>) -> Result<()>,
 ) -> Result<Vec<Reject>> {
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel(read_ahead(files));
+        let (tx, rx) = sync_channel(read_ahead(files, part));
         std::thread::Builder::new()
             .name("sparkify-read".into())
-            .spawn_scoped(scope, move || source.fetch(files, tx))
+            .spawn_scoped(scope, move || match part {
+                Some(part) => source.fetch_lines(files, part, tx),
+                None => source.fetch(files, tx),
+            })
             .map_err(Error::Thread)?;
         let mut unreadable = Vec::new();
         let result = drain_groups(&rx, progress, &mut unreadable, &mut consume);
@@ -219,7 +230,7 @@ fn drain_groups(
             };
             group_bytes += fetched.bytes.len();
             total_bytes += fetched.bytes.len() as u64;
-            progress.inc(1);
+            progress.inc(u64::from(fetched.starts_file));
             progress.set_message(format!("{:.1} MB", total_bytes as f64 / 1e6));
             group.push(fetched);
             let full = group_bytes >= GROUP_BYTES
@@ -250,7 +261,7 @@ fn read_catalog(
 ) -> Result<SongCatalog> {
     let bar = progress.files("songs", files.len() as u64);
     let mut parts = Vec::new();
-    let unreadable = in_groups(source, files, &bar, |group| {
+    let unreadable = in_groups(source, files, None, &bar, |group| {
         summary.input_bytes += group.iter().map(|f| f.bytes.len() as u64).sum::<u64>();
         let folded: Vec<(CatalogBuilder, Vec<Reject>, u64)> = group
             .into_par_iter()
@@ -317,6 +328,8 @@ struct ParsedLog {
 /// Bytes of a log file one worker parses at a time: large files are cut at line boundaries so both
 /// cores stay busy however the input is split into files.
 const PIECE_BYTES: usize = 4 << 20;
+/// Bytes of a large log file read at a time, so memory holds parts of files, not whole ones.
+const PART_BYTES: usize = 16 << 20;
 
 fn parse_log_piece_of(
     catalog: &SongCatalog,
@@ -402,12 +415,12 @@ fn stream_events(
                 Ok(o)
             })
             .map_err(Error::Thread)?;
-        let parsed = in_groups(source, files, &bar, |mut group| {
+        let parsed = in_groups(source, files, Some(PART_BYTES), &bar, |mut group| {
             let pieces: Vec<(usize, &str, Piece<'_>)> = group
                 .iter_mut()
                 .flat_map(|f| {
                     let (index, name) = (f.index, f.name.as_str());
-                    split_lines(&mut f.bytes, PIECE_BYTES)
+                    split_lines(&mut f.bytes, f.starts_file, PIECE_BYTES)
                         .into_iter()
                         .map(move |p| (index, name, p))
                 })

@@ -236,6 +236,7 @@ impl sparkify::source::Source for HostileNames {
                 index,
                 name: f.name.clone(),
                 bytes,
+                starts_file: true,
             }));
         }
     }

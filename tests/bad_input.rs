@@ -238,3 +238,43 @@ fn too_many_bad_records_fail_and_publish_nothing() {
     let s = etl_json(tmp.path(), &["--max-bad-records", "1"]);
     assert_eq!(s["rejected"], 1);
 }
+
+/// A log file larger than the reader's parts (16 MB) and the parse pieces (4 MB): rejects keep the
+/// file's own line numbers, and every line is counted once.
+#[test]
+fn line_numbers_hold_across_the_parts_of_a_large_file() {
+    let tmp = input();
+    let path = tmp.path().join("in").join(DAY);
+    let day = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = day.lines().collect();
+    let mut out = Vec::new();
+    let mut bad_at = Vec::new();
+    let mut line_count = 0;
+    while out.len() < 40 << 20 {
+        for line in &lines {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+        // One broken line after each copy of the day; line numbers count from 1.
+        out.extend_from_slice(b"{broken\n");
+        line_count += lines.len() as u64 + 1;
+        bad_at.push(line_count);
+    }
+    let total_lines = *bad_at.last().unwrap();
+    std::fs::write(&path, &out).unwrap();
+
+    let s = etl_json(tmp.path(), &["--max-bad-records", "100000"]);
+    let rejected = rejects(tmp.path(), "out");
+    let got: Vec<u64> = rejected
+        .iter()
+        .filter(|r| r["file"] == DAY)
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, bad_at);
+    assert_eq!(rejected[0]["raw"], "{broken");
+    let other_day_lines = baseline()["event_lines"].as_u64().unwrap() - lines.len() as u64;
+    assert_eq!(
+        s["event_lines"].as_u64().unwrap(),
+        total_lines + other_day_lines
+    );
+}

@@ -169,11 +169,10 @@ pub struct Piece<'a> {
     pub starts_file: bool,
 }
 
-/// Cuts `bytes` at line boundaries into pieces of about `target` bytes, without copying, so that
-/// one large file can be parsed by several workers at once.
-pub fn split_lines(mut bytes: &mut [u8], target: usize) -> Vec<Piece<'_>> {
+/// Cuts `bytes` (the start of a file when `starts_file`) at line boundaries into pieces of about
+/// `target` bytes, without copying, so that one large file can be parsed by several workers at once.
+pub fn split_lines(mut bytes: &mut [u8], mut starts_file: bool, target: usize) -> Vec<Piece<'_>> {
     let mut pieces = Vec::with_capacity(bytes.len() / target.max(1) + 1);
-    let mut starts_file = true;
     while !bytes.is_empty() {
         let end = match bytes
             .get(target..)
@@ -209,13 +208,13 @@ mod tests {
         let mut data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
         let whole: Vec<Vec<u8>> = lines_of(&data, true).into_iter().map(|l| l.1).collect();
         let mut parts = Vec::new();
-        for p in split_lines(&mut data.clone(), 3) {
+        for p in split_lines(&mut data.clone(), true, 3) {
             parts.extend(lines_of(p.bytes, p.starts_file).into_iter().map(|l| l.1));
         }
         assert_eq!(parts, whole);
-        assert_eq!(split_lines(&mut data.clone(), 3).len(), 3);
-        assert_eq!(split_lines(&mut data, 100).len(), 1);
-        assert!(split_lines(&mut [], 3).is_empty());
+        assert_eq!(split_lines(&mut data.clone(), true, 3).len(), 3);
+        assert_eq!(split_lines(&mut data, true, 100).len(), 1);
+        assert!(split_lines(&mut [], true, 3).is_empty());
     }
 
     #[test]

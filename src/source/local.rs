@@ -149,6 +149,7 @@ impl Source for LocalSource {
                         index,
                         name: file.name.clone(),
                         bytes,
+                        starts_file: true,
                     })
                 })
                 .collect()
@@ -191,5 +192,139 @@ impl Source for LocalSource {
                 }
             }
         });
+    }
+
+    /// Uncompressed files larger than `part` are read a part at a time, each cut after its last
+    /// line break (the rest starts the next part); others are read whole.
+    fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
+        for (index, file) in files.iter().enumerate() {
+            let whole = file.size <= part as u64 || file.name.ends_with(".gz");
+            let sent = if whole {
+                let fetched = self.read(file).map(|bytes| Fetched {
+                    index,
+                    name: file.name.clone(),
+                    bytes,
+                    starts_file: true,
+                });
+                tx.send(fetched).is_ok()
+            } else {
+                self.read_in_parts(index, file, part, &tx)
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+}
+
+impl LocalSource {
+    /// Sends `file` as line-aligned parts of about `part` bytes; false when the receiver hung up.
+    fn read_in_parts(
+        &self,
+        index: usize,
+        file: &InputFile,
+        part: usize,
+        tx: &SyncSender<Result<Fetched>>,
+    ) -> bool {
+        let path = self.root.join(&file.name);
+        let io_err = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => return tx.send(Err(io_err(e))).is_ok(),
+        };
+        let mut carry: Vec<u8> = Vec::new();
+        let mut starts_file = true;
+        loop {
+            let mut bytes = self.buffers.take(part.max(carry.len() + 1), READ_SLACK);
+            bytes[..carry.len()].copy_from_slice(&carry);
+            let (filled, end, last) = match fill_to_line(&mut f, &mut bytes, carry.len()) {
+                Ok(done) => done,
+                Err(e) => return tx.send(Err(io_err(e))).is_ok(),
+            };
+            carry.clear();
+            carry.extend_from_slice(&bytes[end..filled]);
+            bytes.truncate(end);
+            let fetched = Fetched {
+                index,
+                name: file.name.clone(),
+                bytes,
+                starts_file,
+            };
+            if tx.send(Ok(fetched)).is_err() {
+                return false;
+            }
+            if last {
+                return true;
+            }
+            starts_file = false;
+        }
+    }
+}
+
+/// Reads from `f` into `bytes[filled..]` until the buffer is full, growing it while it holds no
+/// line break; returns how much was filled, where the part ends (after its last line break, or at
+/// the end of the data at the end of the file) and whether the file ended.
+fn fill_to_line(
+    f: &mut File,
+    bytes: &mut Vec<u8>,
+    mut filled: usize,
+) -> std::io::Result<(usize, usize, bool)> {
+    loop {
+        while filled < bytes.len() {
+            match f.read(&mut bytes[filled..]) {
+                Ok(0) => return Ok((filled, filled, true)),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(i) = memchr::memrchr(b'\n', &bytes[..filled]) {
+            return Ok((filled, i + 1, false));
+        }
+        // One line longer than a part: read on until it ends.
+        let grown = bytes.len() * 2;
+        bytes.resize(grown, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(content: &[u8], part: usize) -> Vec<Fetched> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("log_data")).unwrap();
+        std::fs::write(dir.path().join("log_data/a.json"), content).unwrap();
+        let source = LocalSource::open(dir.path()).unwrap();
+        let files = source.list("log_data").unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
+        source.fetch_lines(&files, part, tx);
+        rx.into_iter().map(|f| f.unwrap()).collect()
+    }
+
+    #[test]
+    fn large_files_come_in_line_aligned_parts_that_rebuild_the_file() {
+        let mut content = Vec::new();
+        for i in 0..200 {
+            content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+        }
+        content.extend_from_slice(&[b'x'; 300]); // a line longer than a part, with no final newline
+        let got = parts(&content, 64);
+        assert!(got.len() > 10);
+        let rebuilt: Vec<u8> = got.iter().flat_map(|f| f.bytes.clone()).collect();
+        assert_eq!(rebuilt, content);
+        for (i, part) in got.iter().enumerate() {
+            assert_eq!(part.starts_file, i == 0);
+            assert_eq!(part.index, 0);
+            if i + 1 < got.len() {
+                assert_eq!(part.bytes.last(), Some(&b'\n'), "part {i} ends a line");
+            }
+        }
+        let whole = parts(&content, 1 << 20);
+        assert_eq!(whole.len(), 1);
+        assert!(whole[0].starts_file);
     }
 }

@@ -68,8 +68,10 @@ pub struct Fetched {
     pub index: usize,
     /// The file's name, as in [`InputFile::name`].
     pub name: String,
-    /// The file's content.
+    /// The file's content, or a line-aligned part of it (see [`Source::fetch_lines`]).
     pub bytes: Vec<u8>,
+    /// Whether `bytes` starts the file: false for the later parts of a file sent in parts.
+    pub starts_file: bool,
 }
 
 /// A place input files are listed and read from.
@@ -84,6 +86,14 @@ pub trait Source: Send + Sync {
     /// Reads `files` and sends them, in the given order, to `tx`. Stops early without error when the
     /// receiver hangs up. Blocks until done; call it on a thread of its own.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
+
+    /// [`Source::fetch`] for files of lines: a source may send a large file as consecutive parts
+    /// of about `part` bytes that end at a line break, so that memory holds a few parts rather than
+    /// whole files. By default files are sent whole.
+    fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
+        let _ = part;
+        self.fetch(files, tx);
+    }
 
     /// Hands back the buffer of a [`Fetched`] file the caller is done with, for the source to
     /// read a later file into (see [`pool`]). Sources that cannot reuse it drop it.

@@ -858,7 +858,12 @@ impl Inner {
         } else {
             bytes
         };
-        Ok(Fetched { index, name, bytes })
+        Ok(Fetched {
+            index,
+            name,
+            bytes,
+            starts_file: true,
+        })
     }
 }
 

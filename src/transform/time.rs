@@ -17,34 +17,49 @@ pub struct Breakdown {
     pub weekday: i32,
 }
 
-/// The `time` table: one row per distinct start time (epoch µs), sorted.
+/// The `time` table: one row per distinct start time (epoch µs), sorted, in batches of up to
+/// `rows` rows (built as they are written, so memory holds one batch of calendar fields).
 ///
 /// Sorting runs on the rayon pool, and the calendar fields of a day are worked out once for all
 /// its instants (sorted instants come day by day).
-pub fn time_table(
-    start_times: impl IntoIterator<Item = i64>,
-) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
-    use arrow::array::{ArrayRef, Int32Array, TimestampMicrosecondArray};
+pub fn time_batches(
+    mut starts: Vec<i64>,
+    rows: usize,
+) -> impl Iterator<Item = Result<arrow::array::RecordBatch, arrow::error::ArrowError>> {
     use rayon::slice::ParallelSliceMut;
-    use std::sync::Arc;
 
-    let mut starts: Vec<i64> = start_times.into_iter().collect();
     starts.par_sort_unstable();
     starts.dedup();
+    starts.shrink_to_fit();
     let mut day = DayCache::default();
-    let parts: Vec<Breakdown> = starts.iter().map(|&t| day.breakdown(t)).collect();
-    let field = |f: fn(&Breakdown) -> i32| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(parts.iter().map(f)))
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampMicrosecondArray::from(starts)),
-        field(|b| b.hour),
-        field(|b| b.day),
-        field(|b| b.week),
-        field(|b| b.month),
-        field(|b| b.year),
-        field(|b| b.weekday),
-    ];
+    let batches = starts.len().div_ceil(rows.max(1)).max(1);
+    (0..batches).map(move |i| {
+        let part = &starts[(i * rows).min(starts.len())..((i + 1) * rows).min(starts.len())];
+        time_batch(part, &mut day)
+    })
+}
+
+fn time_batch(
+    starts: &[i64],
+    day: &mut DayCache,
+) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
+    use arrow::array::{ArrayRef, Int32Builder, TimestampMicrosecondArray};
+    use std::sync::Arc;
+
+    let mut fields: [Int32Builder; 6] =
+        std::array::from_fn(|_| Int32Builder::with_capacity(starts.len()));
+    for &t in starts {
+        let b = day.breakdown(t);
+        for (builder, value) in fields
+            .iter_mut()
+            .zip([b.hour, b.day, b.week, b.month, b.year, b.weekday])
+        {
+            builder.append_value(value);
+        }
+    }
+    let mut columns: Vec<ArrayRef> =
+        vec![Arc::new(TimestampMicrosecondArray::from(starts.to_vec()))];
+    columns.extend(fields.iter_mut().map(|f| Arc::new(f.finish()) as ArrayRef));
     arrow::array::RecordBatch::try_new(crate::schema::TIME.arrow_schema(), columns)
 }
 
@@ -163,6 +178,29 @@ mod tests {
         assert_eq!(breakdown(at(2021, 1, 4, 0)).week, 1);
         assert_eq!(breakdown(at(1970, 1, 1, 0)).weekday, 4);
         assert_eq!(breakdown(at(2000, 2, 29, 23)).day, 29);
+    }
+
+    #[test]
+    fn time_batches_are_distinct_sorted_and_cut_at_the_row_limit() {
+        let hour = 3_600_000_000;
+        let starts = vec![5 * hour, hour, 5 * hour, 3 * hour, hour, 2 * hour];
+        let batches: Vec<_> = time_batches(starts, 3).map(|b| b.unwrap()).collect();
+        assert_eq!(
+            batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        let hours: Vec<i32> = batches
+            .iter()
+            .flat_map(|b| {
+                arrow::array::as_primitive_array::<arrow::datatypes::Int32Type>(b.column(1))
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(hours, vec![1, 2, 3, 5]);
+        let empty: Vec<_> = time_batches(Vec::new(), 3).collect();
+        assert_eq!(empty.len(), 1, "an empty table is one empty batch");
+        assert_eq!(empty[0].as_ref().unwrap().num_rows(), 0);
     }
 
     #[test]
