@@ -46,7 +46,7 @@ fn read_ahead(files: &[InputFile], part: Option<usize>) -> usize {
     let total: u64 = files.iter().map(|f| f.size).sum();
     let average = (total / files.len().max(1) as u64).max(1);
     let average = part.map_or(average, |p| average.min(p as u64));
-    (READ_AHEAD_BYTES / average).clamp(2, 256) as usize
+    (READ_AHEAD_BYTES / average).clamp(2, 8192) as usize
 }
 
 /// Reads `source`, builds the star schema and writes it as Parquet under `out`. Returns the summary
@@ -407,7 +407,7 @@ fn stream_events(
                         o.matched += parsed.chunk.matched;
                         o.rejects.extend(parsed.rejects);
                         o.truncations.merge(&parsed.chunk.truncations);
-                        o.users.merge(parsed.chunk.users);
+                        o.users.merge(&parsed.chunk.users);
                         let kept = o.dedup.filter(&parsed.chunk.batch)?;
                         o.songplays.write(&kept)?;
                     }

@@ -13,7 +13,7 @@ use rustc_hash::FxHashSet;
 use super::dims::SongCatalog;
 use super::id::{songplay_ids, EventKey};
 use super::text::{TextColumn, Truncations};
-use super::users::UserTracker;
+use super::users::ChunkUsers;
 use crate::parse::event::Event;
 use crate::schema::SONGPLAYS;
 
@@ -33,7 +33,7 @@ pub struct SongplayBuilder<'c> {
     session_id: Vec<i32>,
     location: TextColumn,
     user_agent: TextColumn,
-    users: UserTracker,
+    users: ChunkUsers,
     matched: u64,
 }
 
@@ -42,7 +42,7 @@ pub struct SongplayChunk {
     /// Songplays rows, in file order (not yet deduplicated across files).
     pub batch: RecordBatch,
     /// Latest event per user in this file.
-    pub users: UserTracker,
+    pub users: ChunkUsers,
     /// Rows matched to a song.
     pub matched: u64,
     /// Text cut to fit its column.
@@ -64,7 +64,7 @@ impl<'c> SongplayBuilder<'c> {
             session_id: Vec::with_capacity(rows),
             location: TextColumn::new(&c[7], rows),
             user_agent: TextColumn::new(&c[8], rows),
-            users: UserTracker::default(),
+            users: ChunkUsers::default(),
             matched: 0,
         }
     }

@@ -34,40 +34,84 @@ fn set(slot: &mut Option<String>, value: Option<&str>) {
     }
 }
 
-/// Each user's latest event seen so far.
-#[derive(Debug, Default, Clone)]
-pub struct UserTracker {
-    latest: FxHashMap<i32, LatestEvent>,
+/// Each user's latest event seen in one piece of input. Their texts share one string, so a piece
+/// allocates nothing per user (a piece sees thousands of users; this runs for every event).
+#[derive(Debug, Default)]
+pub struct ChunkUsers {
+    latest: FxHashMap<i32, Latest>,
+    text: String,
 }
 
-impl UserTracker {
+/// A user's latest event in a [`ChunkUsers`]: its order key and where its first name, last name,
+/// gender and level are in the shared text (`None` for a missing field).
+#[derive(Debug, Clone, Copy)]
+struct Latest {
+    ts: i64,
+    item_in_session: i32,
+    fields: [Option<(u32, u32)>; 4],
+}
+
+impl ChunkUsers {
     /// Records `event` for `user_id` if it is later (by `ts`, then `itemInSession`) than what is kept.
     pub fn observe(&mut self, user_id: i32, event: &Event<'_>) {
-        let kept = self.latest.entry(user_id).or_insert_with(|| LatestEvent {
+        let kept = self.latest.entry(user_id).or_insert(Latest {
             ts: i64::MIN,
-            ..LatestEvent::default()
+            item_in_session: i32::MIN,
+            fields: [None; 4],
         });
         if (event.ts, event.item_in_session) <= (kept.ts, kept.item_in_session) {
             return;
         }
         kept.ts = event.ts;
         kept.item_in_session = event.item_in_session;
-        set(&mut kept.first_name, event.first_name.as_deref());
-        set(&mut kept.last_name, event.last_name.as_deref());
-        set(&mut kept.gender, event.gender.as_deref());
-        set(&mut kept.level, event.level.as_deref());
+        let values = [
+            &event.first_name,
+            &event.last_name,
+            &event.gender,
+            &event.level,
+        ];
+        for (slot, value) in kept.fields.iter_mut().zip(values) {
+            *slot = value.as_deref().and_then(|v| {
+                let start = u32::try_from(self.text.len()).ok()?;
+                self.text.push_str(v);
+                Some((start, v.len() as u32))
+            });
+        }
     }
 
-    /// Folds a later chunk's tracker into this one; on equal order keys the earlier chunk wins.
-    pub fn merge(&mut self, other: UserTracker) {
-        for (user, event) in other.latest {
-            match self.latest.get_mut(&user) {
-                Some(kept)
-                    if (event.ts, event.item_in_session) <= (kept.ts, kept.item_in_session) => {}
-                Some(kept) => *kept = event,
-                None => {
-                    self.latest.insert(user, event);
-                }
+    fn field(&self, at: Option<(u32, u32)>) -> Option<&str> {
+        at.and_then(|(start, len)| self.text.get(start as usize..(start + len) as usize))
+    }
+}
+
+/// Each user's latest event seen so far, over all pieces.
+#[derive(Debug, Default, Clone)]
+pub struct UserTracker {
+    latest: FxHashMap<i32, LatestEvent>,
+}
+
+impl UserTracker {
+    /// Folds a later piece's users into this tracker; on equal order keys the earlier piece wins.
+    pub fn merge(&mut self, other: &ChunkUsers) {
+        for (&user, event) in &other.latest {
+            let kept = self.latest.entry(user).or_insert_with(|| LatestEvent {
+                ts: i64::MIN,
+                item_in_session: i32::MIN,
+                ..LatestEvent::default()
+            });
+            if (event.ts, event.item_in_session) <= (kept.ts, kept.item_in_session) {
+                continue;
+            }
+            kept.ts = event.ts;
+            kept.item_in_session = event.item_in_session;
+            let slots = [
+                &mut kept.first_name,
+                &mut kept.last_name,
+                &mut kept.gender,
+                &mut kept.level,
+            ];
+            for (slot, at) in slots.into_iter().zip(event.fields) {
+                set(slot, other.field(at));
             }
         }
     }
@@ -114,5 +158,58 @@ impl UserTracker {
             Arc::new(level_at),
         ];
         Ok((RecordBatch::try_new(USERS.arrow_schema(), columns)?, cuts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ts: i64, item: i32, level: &str, first: Option<&str>) -> Event<'static> {
+        Event {
+            ts,
+            item_in_session: item,
+            level: Some(level.to_string().into()),
+            first_name: first.map(|f| f.to_string().into()),
+            ..Event::default()
+        }
+    }
+
+    fn levels(tracker: UserTracker) -> Vec<(i32, String, String)> {
+        let (batch, _) = tracker.into_batch().unwrap();
+        let ids = arrow::array::as_primitive_array::<arrow::datatypes::Int32Type>(batch.column(0));
+        let first = arrow::array::as_string_array(batch.column(1));
+        let level = arrow::array::as_string_array(batch.column(4));
+        (0..batch.num_rows())
+            .map(|i| {
+                (
+                    ids.value(i),
+                    first.value(i).to_string(),
+                    level.value(i).to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_latest_event_wins_within_and_across_pieces() {
+        let mut a = ChunkUsers::default();
+        a.observe(1, &event(10, 0, "free", Some("Ann")));
+        a.observe(1, &event(20, 0, "paid", Some("Anna")));
+        a.observe(1, &event(15, 0, "free", Some("Old")));
+        a.observe(2, &event(5, 1, "paid", None));
+        let mut b = ChunkUsers::default();
+        b.observe(1, &event(20, 0, "free", Some("Tie"))); // same order key: the earlier piece wins
+        b.observe(2, &event(5, 2, "free", Some("Bob")));
+        let mut all = UserTracker::default();
+        all.merge(&a);
+        all.merge(&b);
+        assert_eq!(
+            levels(all),
+            vec![
+                (1, "Anna".to_string(), "paid".to_string()),
+                (2, "Bob".to_string(), "free".to_string())
+            ]
+        );
     }
 }
