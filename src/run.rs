@@ -251,6 +251,32 @@ fn drain_groups(
     }
 }
 
+/// A parse worker's share of the song files: parser, rows, rejects, records seen, bytes read.
+type SongFold = (JsonParser, CatalogBuilder, Vec<Reject>, u64, u64);
+
+fn new_song_fold() -> SongFold {
+    (
+        JsonParser::default(),
+        CatalogBuilder::default(),
+        Vec::new(),
+        0,
+        0,
+    )
+}
+
+fn fold_song_file(
+    (mut parser, mut builder, mut rejects, mut seen, mut bytes): SongFold,
+    mut f: Fetched,
+) -> SongFold {
+    let mut object = 0u64;
+    bytes += f.bytes.len() as u64;
+    seen += parse_song_file(&mut parser, &f.name, &mut f.bytes, &mut rejects, |song| {
+        builder.push(song, ((f.index as u64) << 20) | object);
+        object += 1;
+    });
+    (parser, builder, rejects, seen, bytes)
+}
+
 fn read_catalog(
     source: &dyn Source,
     files: &[InputFile],
@@ -260,42 +286,61 @@ fn read_catalog(
     cuts: &mut Truncations,
 ) -> Result<SongCatalog> {
     let bar = progress.files("songs", files.len() as u64);
-    let mut parts = Vec::new();
-    let unreadable = in_groups(source, files, None, &bar, |group| {
-        summary.input_bytes += group.iter().map(|f| f.bytes.len() as u64).sum::<u64>();
-        let folded: Vec<(CatalogBuilder, Vec<Reject>, u64)> = group
-            .into_par_iter()
-            .fold(
-                || {
-                    (
-                        JsonParser::default(),
-                        CatalogBuilder::default(),
-                        Vec::new(),
-                        0u64,
-                    )
-                },
-                |(mut parser, mut builder, mut rej, mut seen), mut f| {
-                    let mut object = 0u64;
-                    seen += parse_song_file(&mut parser, &f.name, &mut f.bytes, &mut rej, |song| {
-                        builder.push(song, ((f.index as u64) << 20) | object);
-                        object += 1;
-                    });
-                    (parser, builder, rej, seen)
-                },
-            )
-            .map(|(_, builder, rej, seen)| (builder, rej, seen))
-            .collect();
-        for (builder, mut rej, seen) in folded {
-            let (batch, c) = builder.finish()?;
-            parts.push(batch);
-            cuts.merge(&c);
-            summary.song_records += seen;
-            rejects.append(&mut rej);
-        }
-        Ok(())
-    })?;
-    summary.song_records += unreadable.len() as u64;
-    rejects.extend(unreadable);
+    let folds = if source.reads_cheaply() {
+        // Each worker opens, reads and parses its own files: song files are tiny, so the work is
+        // mostly system calls, best spread over every core with no hand-off between threads.
+        let folds = files
+            .par_iter()
+            .enumerate()
+            .with_min_len(256)
+            .try_fold(new_song_fold, |mut fold, (index, file)| {
+                bar.inc(1);
+                match source.read_one(file) {
+                    Ok(bytes) => {
+                        let name = file.name.clone();
+                        let fetched = Fetched {
+                            index,
+                            name,
+                            bytes,
+                            starts_file: true,
+                        };
+                        Ok(fold_song_file(fold, fetched))
+                    }
+                    Err(crate::source::Error::Gzip { path, source }) => {
+                        fold.3 += 1;
+                        let reason = format!("cannot decompress: {source}");
+                        fold.2.push(Reject::new(&path, 0, reason, b""));
+                        Ok(fold)
+                    }
+                    Err(e) => Err(Error::from(e)),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        bar.finish_and_clear();
+        folds
+    } else {
+        let mut folds = Vec::new();
+        let unreadable = in_groups(source, files, None, &bar, |group| {
+            let group_folds: Vec<SongFold> = group
+                .into_par_iter()
+                .fold(new_song_fold, fold_song_file)
+                .collect();
+            folds.extend(group_folds);
+            Ok(())
+        })?;
+        summary.song_records += unreadable.len() as u64;
+        rejects.extend(unreadable);
+        folds
+    };
+    let mut parts = Vec::with_capacity(folds.len());
+    for (_, builder, mut rej, seen, bytes) in folds {
+        let (batch, c) = builder.finish()?;
+        parts.push(batch);
+        cuts.merge(&c);
+        summary.song_records += seen;
+        summary.input_bytes += bytes;
+        rejects.append(&mut rej);
+    }
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(SongCatalog::build(parts)?)
 }

@@ -123,6 +123,14 @@ impl Source for LocalSource {
         self.root.display().to_string()
     }
 
+    fn reads_cheaply(&self) -> bool {
+        true
+    }
+
+    fn read_one(&self, file: &InputFile) -> Result<Vec<u8>> {
+        self.read(file)
+    }
+
     fn recycle(&self, buffer: Vec<u8>) {
         self.buffers.give(buffer);
     }

@@ -87,6 +87,26 @@ pub trait Source: Send + Sync {
     /// receiver hangs up. Blocks until done; call it on a thread of its own.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
 
+    /// Whether reading one file on the calling thread ([`Source::read_one`]) costs no more than a
+    /// few system calls (a local disk), so parse workers may read their own files. A source that
+    /// must keep many requests in flight to hide latency (S3) says no.
+    fn reads_cheaply(&self) -> bool {
+        false
+    }
+
+    /// Reads one whole file on the calling thread (decompressed).
+    fn read_one(&self, file: &InputFile) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.fetch(std::slice::from_ref(file), tx);
+        match rx.recv() {
+            Ok(fetched) => fetched.map(|f| f.bytes),
+            Err(_) => Err(Error::Io {
+                path: file.name.clone(),
+                source: std::io::Error::other("the source sent nothing"),
+            }),
+        }
+    }
+
     /// [`Source::fetch`] for files of lines: a source may send a large file as consecutive parts
     /// of about `part` bytes that end at a line break, so that memory holds a few parts rather than
     /// whole files. By default files are sent whole.
