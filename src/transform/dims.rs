@@ -208,8 +208,34 @@ impl SongCatalog {
     /// The song with this title, artist name and a duration within [`DURATION_TOLERANCE`] of
     /// `length`; the smallest `song_id` when several match.
     pub fn find(&self, title: &str, artist: &str, length: f64) -> Option<SongMatch<'_>> {
+        self.find_hashed(key_hash(title, artist), title, artist, length)
+    }
+
+    /// [`SongCatalog::find`] for each `(title, artist, length)`; `None` queries find nothing.
+    /// Hashing every key first leaves a loop of independent lookups, whose cache misses overlap.
+    pub fn find_many(&self, queries: &[Option<(&str, &str, f64)>]) -> Vec<Option<SongMatch<'_>>> {
+        let hashes: Vec<u64> = queries
+            .iter()
+            .map(|q| q.map_or(0, |(title, artist, _)| key_hash(title, artist)))
+            .collect();
+        queries
+            .iter()
+            .zip(hashes)
+            .map(|(q, hash)| {
+                q.and_then(|(title, artist, length)| self.find_hashed(hash, title, artist, length))
+            })
+            .collect()
+    }
+
+    fn find_hashed(
+        &self,
+        hash: u64,
+        title: &str,
+        artist: &str,
+        length: f64,
+    ) -> Option<SongMatch<'_>> {
         let ix = &self.index;
-        let mut candidate = ix.by_key.get(&key_hash(title, artist))?;
+        let mut candidate = ix.by_key.get(&hash)?;
         loop {
             if (candidate.duration - length).abs() < DURATION_TOLERANCE {
                 let [t, n, s, a] = candidate.lens.map(|l| l as usize);
@@ -348,6 +374,30 @@ mod tests {
         assert_eq!(c.find("T", "A", 200.0 + 2e-6), None);
         assert_eq!(c.find("T", "A", 200.0 + 5e-7).unwrap().artist_id, "ARSO1");
         assert_eq!(c.find("T", "C", 200.0), None);
+    }
+
+    #[test]
+    fn find_many_answers_as_find_does_in_order() {
+        let c = catalog(&[
+            song("SO2", "T", "A", 200.0),
+            song("SO1", "T", "A", 200.0),
+            song("SO5", "U", "B", 5.0),
+        ]);
+        let queries = [
+            Some(("T", "A", 200.0)),
+            None,
+            Some(("U", "B", 5.0)),
+            Some(("U", "B", 6.0)),
+            Some(("T", "B", 200.0)),
+        ];
+        let many = c.find_many(&queries);
+        let one: Vec<_> = queries
+            .iter()
+            .map(|q| q.and_then(|(t, a, l)| c.find(t, a, l)))
+            .collect();
+        assert_eq!(many, one);
+        let ids: Vec<_> = many.iter().map(|m| m.map(|m| m.song_id)).collect();
+        assert_eq!(ids, [Some("SO1"), None, Some("SO5"), None, None]);
     }
 
     #[test]
