@@ -1,10 +1,12 @@
 //! The transform run: source → parse → transform → Parquet, streamed.
 //!
-//! Song files are parsed first and become the in-memory catalogue. Log files then stream through in
-//! input order: a reader thread fetches them into a bounded channel, rayon workers parse a group of
-//! files at a time (matching plays and giving them ids as they go), and a writer thread deduplicates
-//! the plays and encodes Parquet while the next group parses. Memory holds the catalogue, the users,
-//! the set of play ids and a few groups of files — never the whole input.
+//! Song files are parsed first and become the in-memory catalogue (from a local disk each parse
+//! worker reads its own files; from S3 a reader keeps many requests in flight). Log files then stream
+//! through in input order: a reader thread fetches them (large ones in 16 MB line-aligned parts) into
+//! a bounded channel, rayon workers parse a group at a time in place, cut into 4 MB pieces (matching
+//! plays and giving them ids), and a writer thread deduplicates the plays and encodes Parquet while
+//! the next group parses. Memory holds the catalogue, the users, the play ids and start times and a
+//! few groups of input — never the whole input.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -251,30 +253,41 @@ fn drain_groups(
     }
 }
 
-/// A parse worker's share of the song files: parser, rows, rejects, records seen, bytes read.
-type SongFold = (JsonParser, CatalogBuilder, Vec<Reject>, u64, u64);
-
-fn new_song_fold() -> SongFold {
-    (
-        JsonParser::default(),
-        CatalogBuilder::default(),
-        Vec::new(),
-        0,
-        0,
-    )
+/// A parse worker's share of the song files.
+#[derive(Default)]
+struct SongFold {
+    parser: JsonParser,
+    builder: CatalogBuilder,
+    rejects: Vec<Reject>,
+    /// Song records seen (accepted or rejected).
+    records: u64,
+    bytes: u64,
 }
 
-fn fold_song_file(
-    (mut parser, mut builder, mut rejects, mut seen, mut bytes): SongFold,
-    mut f: Fetched,
-) -> SongFold {
-    let mut object = 0u64;
-    bytes += f.bytes.len() as u64;
-    seen += parse_song_file(&mut parser, &f.name, &mut f.bytes, &mut rejects, |song| {
-        builder.push(song, ((f.index as u64) << 20) | object);
-        object += 1;
-    });
-    (parser, builder, rejects, seen, bytes)
+impl SongFold {
+    fn parse(mut self, mut f: Fetched) -> Self {
+        let mut object = 0u64;
+        self.bytes += f.bytes.len() as u64;
+        let builder = &mut self.builder;
+        self.records += parse_song_file(
+            &mut self.parser,
+            &f.name,
+            &mut f.bytes,
+            &mut self.rejects,
+            |song| {
+                builder.push(song, ((f.index as u64) << 20) | object);
+                object += 1;
+            },
+        );
+        self
+    }
+
+    /// A file that is not valid gzip: one rejected record.
+    fn unreadable(mut self, reject: Reject) -> Self {
+        self.records += 1;
+        self.rejects.push(reject);
+        self
+    }
 }
 
 fn read_catalog(
@@ -293,24 +306,18 @@ fn read_catalog(
             .par_iter()
             .enumerate()
             .with_min_len(256)
-            .try_fold(new_song_fold, |mut fold, (index, file)| {
+            .try_fold(SongFold::default, |fold, (index, file)| {
                 bar.inc(1);
                 match source.read_one(file) {
-                    Ok(bytes) => {
-                        let name = file.name.clone();
-                        let fetched = Fetched {
-                            index,
-                            name,
-                            bytes,
-                            starts_file: true,
-                        };
-                        Ok(fold_song_file(fold, fetched))
-                    }
+                    Ok(bytes) => Ok(fold.parse(Fetched {
+                        index,
+                        name: file.name.clone(),
+                        bytes,
+                        starts_file: true,
+                    })),
                     Err(crate::source::Error::Gzip { path, source }) => {
-                        fold.3 += 1;
                         let reason = format!("cannot decompress: {source}");
-                        fold.2.push(Reject::new(&path, 0, reason, b""));
-                        Ok(fold)
+                        Ok(fold.unreadable(Reject::new(&path, 0, reason, b"")))
                     }
                     Err(e) => Err(Error::from(e)),
                 }
@@ -323,7 +330,7 @@ fn read_catalog(
         let unreadable = in_groups(source, files, None, &bar, |group| {
             let group_folds: Vec<SongFold> = group
                 .into_par_iter()
-                .fold(new_song_fold, fold_song_file)
+                .fold(SongFold::default, SongFold::parse)
                 .collect();
             folds.extend(group_folds);
             Ok(())
@@ -333,13 +340,13 @@ fn read_catalog(
         folds
     };
     let mut parts = Vec::with_capacity(folds.len());
-    for (_, builder, mut rej, seen, bytes) in folds {
-        let (batch, c) = builder.finish()?;
+    for mut fold in folds {
+        let (batch, c) = fold.builder.finish()?;
         parts.push(batch);
         cuts.merge(&c);
-        summary.song_records += seen;
-        summary.input_bytes += bytes;
-        rejects.append(&mut rej);
+        summary.song_records += fold.records;
+        summary.input_bytes += fold.bytes;
+        rejects.append(&mut fold.rejects);
     }
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(SongCatalog::build(parts)?)

@@ -38,8 +38,8 @@ impl BufferPool {
                 buffer
             }
             None => {
-                let mut buffer = vec![0; len];
-                buffer.reserve_exact(spare);
+                let mut buffer = Vec::with_capacity(len + spare);
+                buffer.resize(len, 0);
                 buffer
             }
         }
