@@ -380,6 +380,12 @@ struct ParsedLog {
 /// Bytes of a log file one worker parses at a time: large files are cut at line boundaries so both
 /// cores stay busy however the input is split into files.
 const PIECE_BYTES: usize = 4 << 20;
+/// Log bytes per song play, to size the dedup set up front: ~550 in the real and generated logs
+/// (a play's line plus its share of the other pages); a little less so that it rarely grows.
+const BYTES_PER_PLAY: u64 = 512;
+/// Most plays the dedup set is sized for before seeing them (~4 GB of logs); larger inputs grow
+/// it as they go. Memory is touched only as ids arrive.
+const MAX_PRESIZED_PLAYS: u64 = 8 << 20;
 /// Bytes of a large log file read at a time, so memory holds parts of files, not whole ones.
 const PART_BYTES: usize = 16 << 20;
 
@@ -433,6 +439,8 @@ fn stream_events(
 ) -> Result<EventOutcome> {
     let bar = progress.files("events", files.len() as u64);
     let writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
+    let log_bytes: u64 = files.iter().map(|f| f.size).sum();
+    let expected_plays = (log_bytes / BYTES_PER_PLAY).min(MAX_PRESIZED_PLAYS) as usize;
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<ParsedLog>>(2);
         let write = std::thread::Builder::new()
@@ -445,7 +453,7 @@ fn stream_events(
                     bytes: 0,
                     rejects: Vec::new(),
                     users: UserTracker::default(),
-                    dedup: Dedup::default(),
+                    dedup: Dedup::with_capacity(expected_plays),
                     truncations: Truncations::default(),
                     songplays: writer,
                 };

@@ -83,26 +83,11 @@ fn key_block((ts, user, session, item): EventKey) -> [u8; 64] {
 }
 
 /// Writes `n` in decimal at `block[at..]`; returns the position after it.
-fn write_int(block: &mut [u8; 64], mut at: usize, n: i64) -> usize {
-    if n < 0 {
-        block[at] = b'-';
-        at += 1;
-    }
-    let mut digits = [0u8; 20];
-    let mut v = n.unsigned_abs();
-    let mut count = 0;
-    loop {
-        digits[count] = b'0' + (v % 10) as u8;
-        count += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for (i, d) in digits[..count].iter().rev().enumerate() {
-        block[at + i] = *d;
-    }
-    at + count
+fn write_int(block: &mut [u8; 64], at: usize, n: i64) -> usize {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n).as_bytes();
+    block[at..at + digits.len()].copy_from_slice(digits);
+    at + digits.len()
 }
 
 const SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];

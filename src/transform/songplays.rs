@@ -182,6 +182,18 @@ pub struct Dedup {
 }
 
 impl Dedup {
+    /// A dedup expecting about `plays` rows: sized once rather than grown by rehashing (each
+    /// doubling re-inserts every id and briefly holds both tables).
+    pub fn with_capacity(plays: usize) -> Self {
+        let mut seen = FxHashSet::default();
+        seen.reserve(plays);
+        Self {
+            seen,
+            start_times: Vec::with_capacity(plays),
+            duplicates: 0,
+        }
+    }
+
     /// The rows of `batch` not seen before.
     pub fn filter(&mut self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         let ids = batch
