@@ -151,15 +151,7 @@ impl Source for LocalSource {
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>) {
         let read_range = |range: std::ops::Range<usize>| -> Vec<Result<Fetched>> {
             range
-                .map(|index| {
-                    let file = &files[index];
-                    self.read(file).map(|bytes| Fetched {
-                        index,
-                        name: file.name.clone(),
-                        bytes,
-                        starts_file: true,
-                    })
-                })
+                .map(|index| self.read_whole(index, &files[index]))
                 .collect()
         };
         std::thread::scope(|scope| {
@@ -208,13 +200,7 @@ impl Source for LocalSource {
         for (index, file) in files.iter().enumerate() {
             let whole = file.size <= part as u64 || file.name.ends_with(".gz");
             let sent = if whole {
-                let fetched = self.read(file).map(|bytes| Fetched {
-                    index,
-                    name: file.name.clone(),
-                    bytes,
-                    starts_file: true,
-                });
-                tx.send(fetched).is_ok()
+                tx.send(self.read_whole(index, file)).is_ok()
             } else {
                 self.read_in_parts(index, file, part, &tx)
             };
@@ -226,6 +212,16 @@ impl Source for LocalSource {
 }
 
 impl LocalSource {
+    /// The whole of `file`, the `index`-th of its listing.
+    fn read_whole(&self, index: usize, file: &InputFile) -> Result<Fetched> {
+        self.read(file).map(|bytes| Fetched {
+            index,
+            name: file.name.clone(),
+            bytes,
+            starts_file: true,
+        })
+    }
+
     /// Sends `file` as line-aligned parts of about `part` bytes; false when the receiver hung up.
     fn read_in_parts(
         &self,
