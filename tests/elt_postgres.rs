@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::pg::TestPg;
 use common::rows::{batch_rows, fetch, Rows};
-use common::{copy_sample, large, read_table, sample, sparkify, sparkify_ok};
+use common::{copy_sample, large, load_json, read_table, sample, sparkify, sparkify_ok};
 use sparkify::schema::TABLES;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -49,22 +49,13 @@ fn transform(cwd: &Path, input: &Path, extra: &[&str]) -> Vec<(String, Rows)> {
 }
 
 fn elt(cwd: &Path, input: &Path, url: &str, write: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "etl",
-        "--mode",
-        "elt",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        "w",
-        "--target",
+    load_json(
+        cwd,
+        input,
         url,
-        "--write",
         write,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    serde_json::from_str(&sparkify_ok(cwd, &args)).unwrap()
+        &[&["--mode", "elt"], extra].concat(),
+    )
 }
 
 /// Asserts equal tables, naming the first differing row of each table that differs.

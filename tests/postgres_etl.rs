@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::pg::TestPg;
 use common::rows::{batch_rows, fetch, Rows};
-use common::{copy_sample, read_table, sample, sparkify, sparkify_ok};
+use common::{copy_sample, load_json, read_table, sample, sparkify, sparkify_ok};
 use sparkify::schema::TABLES;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -38,22 +38,7 @@ fn parquet(dir: &Path) -> Vec<(String, Rows)> {
 }
 
 fn etl(cwd: &Path, input: &Path, url: &str, write: &str) -> serde_json::Value {
-    let out = sparkify_ok(
-        cwd,
-        &[
-            "etl",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            "w",
-            "--target",
-            url,
-            "--write",
-            write,
-            "--json",
-        ],
-    );
-    serde_json::from_str(&out).unwrap()
+    load_json(cwd, input, url, write, &[])
 }
 
 #[test]

@@ -51,6 +51,23 @@ pub fn sparkify_ok(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `sparkify etl --input <input> --output w --target <url> --write <write> --json <extra…>` in
+/// `cwd`, which must succeed; its JSON summary.
+pub fn load_json(
+    cwd: &Path,
+    input: &Path,
+    url: &str,
+    write: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let input = input.to_str().unwrap();
+    let mut args = vec![
+        "etl", "--input", input, "--output", "w", "--target", url, "--write", write, "--json",
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&sparkify_ok(cwd, &args)).unwrap()
+}
+
 /// Reads every part file of `table` under `root` into one batch.
 pub fn read_table(root: &Path, table: &str) -> RecordBatch {
     let dir = root.join(table);
