@@ -7,9 +7,10 @@ use arrow::array::{
     Array, ArrayRef, Float64Builder, Int32Builder, RecordBatch, StringArray, UInt64Array,
     UInt64Builder,
 };
-use arrow::compute::{concat_batches, lexsort_to_indices, take, take_record_batch, SortColumn};
+use arrow::compute::{concat, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use rayon::prelude::*;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::text::{TextColumn, Truncations};
@@ -165,41 +166,44 @@ impl SongCatalog {
     /// Builds the catalogue from the parse workers' batches: one row per `song_id` (the first in input
     /// order), and one artist per `artist_id` taken from its smallest `song_id`.
     pub fn build(parts: Vec<RecordBatch>) -> Result<Self, ArrowError> {
-        let all = concat_batches(&catalog_schema(), &parts)?;
+        let all = concat_columns(&catalog_schema(), &parts)?;
         drop(parts);
-        let sorted = sort_by(&all, &[0, 9])?;
-        let keep = first_of_runs(str_col(&sorted, 0));
-        let duplicate_songs = (sorted.num_rows() - keep.len()) as u64;
-        let unique = take_record_batch(&sorted, &UInt64Array::from(keep))?;
+        let song_ids = str_col(&all, 0);
+        let order = arrow::array::as_primitive_array::<arrow::datatypes::UInt64Type>(all.column(9));
+        // Row numbers by (song_id, input order); the first row of each song_id is kept.
+        let mut unique: Vec<u64> = (0..all.num_rows() as u64).collect();
+        unique.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            (song_ids.value(a), order.value(a)).cmp(&(song_ids.value(b), order.value(b)))
+        });
+        unique.dedup_by(|later, first| {
+            song_ids.value(*later as usize) == song_ids.value(*first as usize)
+        });
+        let duplicate_songs = (all.num_rows() - unique.len()) as u64;
 
-        let songs = RecordBatch::try_new(
-            SONGS.arrow_schema(),
-            [0, 1, 2, 3, 4]
-                .iter()
-                .map(|&i| unique.column(i).clone())
-                .collect(),
-        )?;
-
-        let mut seen = FxHashSet::default();
-        let artist_ids = str_col(&unique, 2);
-        let first_song_rows: Vec<u64> = (0..unique.num_rows())
-            .filter(|&i| seen.insert(artist_ids.value(i)))
-            .map(|i| i as u64)
-            .collect();
-        let artist_rows = take_record_batch(&unique, &UInt64Array::from(first_song_rows))?;
-        let artist_rows = sort_by(&artist_rows, &[2])?;
-        let artists = RecordBatch::try_new(
-            ARTISTS.arrow_schema(),
-            [2, 5, 6, 7, 8]
-                .iter()
-                .map(|&i| artist_rows.column(i).clone())
-                .collect(),
-        )?;
-
-        let index = SongIndex::new(&unique);
+        // The songs, the artists and the match index are built side by side.
+        let (songs, (artists, index)) = rayon::join(
+            || take_columns(&all, &[0, 1, 2, 3, 4], &unique, SONGS.arrow_schema()),
+            || {
+                rayon::join(
+                    || {
+                        let artist_ids = str_col(&all, 2);
+                        let mut seen = FxHashSet::default();
+                        let mut first_songs: Vec<u64> = unique
+                            .iter()
+                            .copied()
+                            .filter(|&r| seen.insert(artist_ids.value(r as usize)))
+                            .collect();
+                        first_songs.par_sort_unstable_by_key(|&r| artist_ids.value(r as usize));
+                        take_columns(&all, &[2, 5, 6, 7, 8], &first_songs, ARTISTS.arrow_schema())
+                    },
+                    || SongIndex::new(&all, &unique),
+                )
+            },
+        );
         Ok(Self {
-            songs,
-            artists,
+            songs: songs?,
+            artists: artists?,
             duplicate_songs,
             index,
         })
@@ -257,21 +261,22 @@ impl SongCatalog {
 }
 
 impl SongIndex {
-    /// Indexes `unique` (catalogue rows sorted by `song_id`), so candidates come out smallest first.
-    fn new(unique: &RecordBatch) -> Self {
-        let titles = str_col(unique, 1);
-        let names = str_col(unique, 5);
-        let song_ids = str_col(unique, 0);
-        let artist_ids = str_col(unique, 2);
+    /// Indexes the `rows` of `all` (one per song, in `song_id` order), so candidates come out
+    /// smallest first.
+    fn new(all: &RecordBatch, rows: &[u64]) -> Self {
+        let titles = str_col(all, 1);
+        let names = str_col(all, 5);
+        let song_ids = str_col(all, 0);
+        let artist_ids = str_col(all, 2);
         let durations =
-            arrow::array::as_primitive_array::<arrow::datatypes::Float64Type>(unique.column(4));
+            arrow::array::as_primitive_array::<arrow::datatypes::Float64Type>(all.column(4));
         let mut by_key: FxHashMap<u64, Candidate> = FxHashMap::default();
-        by_key.reserve(unique.num_rows());
+        by_key.reserve(rows.len());
         let mut more: Vec<Candidate> = Vec::new();
         let mut text = String::new();
         // Rows are visited in song_id order; chains keep that order so the smallest id wins.
         let mut tails: FxHashMap<u64, u32> = FxHashMap::default();
-        for r in 0..unique.num_rows() {
+        for r in rows.iter().map(|&r| r as usize) {
             if !(titles.is_valid(r) && names.is_valid(r) && durations.is_valid(r)) {
                 continue;
             }
@@ -312,30 +317,34 @@ fn str_col(batch: &RecordBatch, i: usize) -> &StringArray {
     arrow::array::as_string_array(batch.column(i))
 }
 
-/// Sorts `batch` by the given columns, ascending, nulls first.
-pub(crate) fn sort_by(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch, ArrowError> {
-    let sort: Vec<SortColumn> = columns
-        .iter()
-        .map(|&i| SortColumn {
-            values: batch.column(i).clone(),
-            options: None,
+/// `parts` (batches of `schema`) as one batch, its columns concatenated in parallel.
+fn concat_columns(schema: &SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+    if parts.is_empty() {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    let columns = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|i| {
+            let arrays: Vec<&dyn Array> = parts.iter().map(|p| p.column(i).as_ref()).collect();
+            concat(&arrays)
         })
-        .collect();
-    let indices = lexsort_to_indices(&sort, None)?;
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| take(c.as_ref(), &indices, None))
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(batch.schema(), columns)
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// Row indices of the first row of each run of equal values in a sorted string column.
-fn first_of_runs(values: &StringArray) -> Vec<u64> {
-    (0..values.len())
-        .filter(|&i| i == 0 || values.value(i) != values.value(i - 1))
-        .map(|i| i as u64)
-        .collect()
+/// The `columns` of `batch` at `rows`, taken in parallel, as a batch of `schema`.
+fn take_columns(
+    batch: &RecordBatch,
+    columns: &[usize],
+    rows: &[u64],
+    schema: SchemaRef,
+) -> Result<RecordBatch, ArrowError> {
+    let indices = UInt64Array::from(rows.to_vec());
+    let taken = columns
+        .par_iter()
+        .map(|&i| take(batch.column(i).as_ref(), &indices, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema, taken)
 }
 
 #[cfg(test)]
