@@ -97,7 +97,7 @@ pub fn transform(
             .spawn_scoped(scope, || {
                 [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)]
                     .into_iter()
-                    .map(|(table, batch)| write_table(out, table, batch, options.writer))
+                    .map(|(table, batch)| write_table(out, table, batch, options.writer, false))
                     .collect::<Result<Vec<_>>>()
             })
             .map_err(Error::Thread)?;
@@ -115,23 +115,25 @@ pub fn transform(
     summary.input_bytes += events.bytes;
     rejects.extend(events.rejects);
     cuts.merge(&events.truncations);
-    // The last songplays row group, `users` and `time` are encoded side by side.
+    // The last songplays row group, `users` and `time` are encoded side by side; `time`, the
+    // largest, starts first.
     let (users, dedup, songplays) = (events.users, events.dedup, events.songplays);
-    let (songplay_files, (users, time)) = rayon::join(
-        || songplays.finish(),
+    let (time, (songplay_files, users)) = rayon::join(
+        || -> Result<_> {
+            let starts = dedup.into_start_times();
+            let mut writer = TableWriter::new(out, &TIME, options.writer)?.encoding_in_parallel();
+            for batch in time_batches(starts, options.writer.rows_per_group) {
+                writer.write(&batch?)?;
+            }
+            Ok(table_summary(&TIME, &writer.finish()?))
+        },
         || {
             rayon::join(
+                || songplays.finish(),
                 || -> Result<_> {
                     let (batch, user_cuts) = users.into_batch()?;
-                    Ok((write_table(out, &USERS, &batch, options.writer)?, user_cuts))
-                },
-                || -> Result<_> {
-                    let starts = dedup.into_start_times();
-                    let mut writer = TableWriter::new(out, &TIME, options.writer)?;
-                    for batch in time_batches(starts, options.writer.rows_per_group) {
-                        writer.write(&batch?)?;
-                    }
-                    Ok(table_summary(&TIME, &writer.finish()?))
+                    let users = write_table(out, &USERS, &batch, options.writer, true)?;
+                    Ok((users, user_cuts))
                 },
             )
         },
@@ -169,13 +171,19 @@ fn table_summary(table: &Table, files: &[WrittenFile]) -> TableSummary {
     }
 }
 
+/// Writes `table` from one batch, its columns encoded side by side when `parallel` (see
+/// [`TableWriter::encoding_in_parallel`]).
 fn write_table(
     out: &Path,
     table: &'static Table,
     batch: &RecordBatch,
     options: WriterOptions,
+    parallel: bool,
 ) -> Result<TableSummary> {
     let mut writer = TableWriter::new(out, table, options)?;
+    if parallel {
+        writer = writer.encoding_in_parallel();
+    }
     writer.write(batch)?;
     Ok(table_summary(table, &writer.finish()?))
 }

@@ -6,9 +6,14 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 
 use super::{io_error, Error, Result};
 use crate::schema::{ColumnType, Table};
@@ -96,8 +101,20 @@ pub struct TableWriter {
     table: &'static Table,
     dir: PathBuf,
     options: WriterOptions,
-    current: Option<(PathBuf, ArrowWriter<BufWriter<File>>, u64)>,
+    /// Whether columns are encoded side by side on the rayon pool.
+    parallel: bool,
+    current: Option<OpenFile>,
     files: Vec<WrittenFile>,
+}
+
+/// The part file being written and its open row group.
+struct OpenFile {
+    path: PathBuf,
+    writer: SerializedFileWriter<BufWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    /// The open row group's column writers and rows.
+    group: Option<(Vec<ArrowColumnWriter>, usize)>,
+    rows: u64,
 }
 
 impl TableWriter {
@@ -109,30 +126,59 @@ impl TableWriter {
             table,
             dir,
             options,
+            parallel: false,
             current: None,
             files: Vec::new(),
         })
     }
 
-    /// Appends `batch`, starting new part files as the row limit is reached.
+    /// Encodes the columns of each batch side by side on the rayon pool (arrow's
+    /// `ArrowColumnWriter`s), so that a large table written while the pool is otherwise idle, such
+    /// as `time` at the end of a run, keeps every core busy. Not for a writer beside busy workers:
+    /// its batches would wait behind their jobs.
+    pub fn encoding_in_parallel(mut self) -> Self {
+        self.parallel = true;
+        self
+    }
+
+    /// Appends `batch`, starting new row groups and part files as their row limits are reached.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let (per_file, per_group) = (
+            self.options.rows_per_file.max(1),
+            self.options.rows_per_group.max(1),
+        );
         let mut offset = 0;
         while offset < batch.num_rows() {
-            let Some((path, writer, rows)) = self.current.as_mut() else {
+            let Some(open) = self.current.as_mut() else {
                 self.open()?;
                 continue;
             };
-            let room = self.options.rows_per_file - *rows as usize;
-            let n = room.min(batch.num_rows() - offset);
-            writer
-                .write(&batch.slice(offset, n))
-                .map_err(|source| Error::Parquet {
-                    path: path.clone(),
-                    source,
-                })?;
-            *rows += n as u64;
+            let parquet_err = |source| Error::Parquet {
+                path: open.path.clone(),
+                source,
+            };
+            let (writers, group_rows) = match open.group.as_mut() {
+                Some(group) => group,
+                None => {
+                    let index = open.writer.flushed_row_groups().len();
+                    let writers = open
+                        .factory
+                        .create_column_writers(index)
+                        .map_err(parquet_err)?;
+                    open.group.insert((writers, 0))
+                }
+            };
+            let n = (per_file - open.rows as usize)
+                .min(per_group - *group_rows)
+                .min(batch.num_rows() - offset);
+            encode_columns(writers, &batch.slice(offset, n), self.parallel).map_err(parquet_err)?;
+            *group_rows += n;
+            open.rows += n as u64;
             offset += n;
-            if *rows as usize >= self.options.rows_per_file {
+            if *group_rows >= per_group {
+                open.close_group(self.parallel)?;
+            }
+            if open.rows as usize >= per_file {
                 self.close()?;
             }
         }
@@ -154,23 +200,37 @@ impl TableWriter {
             .dir
             .join(format!("part-{:05}.parquet", self.files.len()));
         let file = File::create(&path).map_err(io_error(&path))?;
-        let writer = ArrowWriter::try_new(
+        let parquet_err = |source| Error::Parquet {
+            path: path.clone(),
+            source,
+        };
+        // Built as an `ArrowWriter` for its schema conversion and embedded Arrow schema, then
+        // taken apart to encode columns in parallel.
+        let (writer, factory) = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             self.table.arrow_schema(),
             Some(self.options.properties(self.table)),
         )
-        .map_err(|source| Error::Parquet {
-            path: path.clone(),
-            source,
-        })?;
-        self.current = Some((path, writer, 0));
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(parquet_err)?;
+        self.current = Some(OpenFile {
+            path,
+            writer,
+            factory,
+            group: None,
+            rows: 0,
+        });
         Ok(())
     }
 
     fn close(&mut self) -> Result<()> {
-        let Some((path, writer, rows)) = self.current.take() else {
+        let Some(mut open) = self.current.take() else {
             return Ok(());
         };
+        open.close_group(self.parallel)?;
+        let OpenFile {
+            path, writer, rows, ..
+        } = open;
         writer.close().map_err(|source| Error::Parquet {
             path: path.clone(),
             source,
@@ -178,5 +238,117 @@ impl TableWriter {
         let bytes = std::fs::metadata(&path).map_err(io_error(&path))?.len();
         self.files.push(WrittenFile { path, rows, bytes });
         Ok(())
+    }
+}
+
+impl OpenFile {
+    /// Finishes the open row group (its column chunks closed in parallel when `parallel`) and
+    /// appends it to the file.
+    fn close_group(&mut self, parallel: bool) -> Result<()> {
+        let Some((writers, _)) = self.group.take() else {
+            return Ok(());
+        };
+        let parquet_err = |source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        let chunks: parquet::errors::Result<Vec<_>> = if parallel {
+            writers
+                .into_par_iter()
+                .map(ArrowColumnWriter::close)
+                .collect()
+        } else {
+            writers.into_iter().map(ArrowColumnWriter::close).collect()
+        };
+        let chunks = chunks.map_err(parquet_err)?;
+        let mut group = self.writer.next_row_group().map_err(parquet_err)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group).map_err(parquet_err)?;
+        }
+        group.close().map_err(parquet_err)?;
+        Ok(())
+    }
+}
+
+/// Encodes `batch` into the row group's column `writers` (one per column: the tables are flat),
+/// the columns side by side on the rayon pool when `parallel`.
+fn encode_columns(
+    writers: &mut [ArrowColumnWriter],
+    batch: &RecordBatch,
+    parallel: bool,
+) -> parquet::errors::Result<()> {
+    let schema = batch.schema();
+    let mut leaves = Vec::with_capacity(writers.len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        leaves.extend(compute_leaves(field, column)?);
+    }
+    let write = |(writer, leaf): (&mut ArrowColumnWriter, ArrowLeafColumn)| writer.write(&leaf);
+    if parallel {
+        writers.par_iter_mut().zip(leaves).try_for_each(write)
+    } else {
+        writers.iter_mut().zip(leaves).try_for_each(write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::TIME;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn write(dir: &Path, parallel: bool, batches: &[RecordBatch]) -> Vec<WrittenFile> {
+        let options = WriterOptions {
+            rows_per_file: 7,
+            rows_per_group: 3,
+            ..WriterOptions::default()
+        };
+        let mut writer = TableWriter::new(dir, &TIME, options).unwrap();
+        if parallel {
+            writer = writer.encoding_in_parallel();
+        }
+        for batch in batches {
+            writer.write(batch).unwrap();
+        }
+        writer.finish().unwrap()
+    }
+
+    #[test]
+    fn files_and_row_groups_are_cut_at_their_limits_alike_in_parallel_and_not() {
+        let hour = 3_600_000_000i64;
+        let starts: Vec<i64> = (0..16).map(|i| i * hour).collect();
+        let all: Vec<RecordBatch> = crate::transform::time::time_batches(starts, 16)
+            .map(|b| b.unwrap())
+            .collect();
+        // Batches of 5, 1, 0 and 10 rows: cuts fall inside and between them.
+        let batches: Vec<RecordBatch> = [(0, 5), (5, 1), (6, 0), (6, 10)]
+            .iter()
+            .map(|&(at, n)| all[0].slice(at, n))
+            .collect();
+        let (seq, par) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (
+            write(seq.path(), false, &batches),
+            write(par.path(), true, &batches),
+        );
+        assert_eq!(a.iter().map(|f| f.rows).collect::<Vec<_>>(), [7, 7, 2]);
+        let mut read_back = Vec::new();
+        for (x, y) in a.iter().zip(&b) {
+            let bytes = std::fs::read(&x.path).unwrap();
+            assert_eq!(bytes, std::fs::read(&y.path).unwrap(), "{:?}", x.path);
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(&x.path).unwrap()).unwrap();
+            let groups: Vec<i64> = reader
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            let expected: &[i64] = if x.rows == 7 { &[3, 3, 1] } else { &[2] };
+            assert_eq!(groups, expected);
+            for batch in reader.build().unwrap() {
+                read_back.push(batch.unwrap());
+            }
+        }
+        let read_back = arrow::compute::concat_batches(&TIME.arrow_schema(), &read_back).unwrap();
+        assert_eq!(read_back, all[0]);
     }
 }

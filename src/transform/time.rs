@@ -20,46 +20,66 @@ pub struct Breakdown {
 /// The `time` table: one row per distinct start time (epoch µs), sorted, in batches of up to
 /// `rows` rows (built as they are written, so memory holds one batch of calendar fields).
 ///
-/// Sorting runs on the rayon pool, and the calendar fields of a day are worked out once for all
-/// its instants (sorted instants come day by day).
+/// Start times usually arrive sorted (logs are chronological), which is checked before sorting on
+/// the rayon pool; each batch's calendar fields are worked out in parallel blocks, a day's fields
+/// once for all its instants (sorted instants come day by day).
 pub fn time_batches(
     mut starts: Vec<i64>,
     rows: usize,
 ) -> impl Iterator<Item = Result<arrow::array::RecordBatch, arrow::error::ArrowError>> {
     use rayon::slice::ParallelSliceMut;
 
-    starts.par_sort_unstable();
+    if !starts.is_sorted() {
+        starts.par_sort_unstable();
+    }
     starts.dedup();
-    starts.shrink_to_fit();
-    let mut day = DayCache::default();
-    let batches = starts.len().div_ceil(rows.max(1)).max(1);
+    // Shared with the batches' `start_time` columns, which are slices of it.
+    let starts = arrow::buffer::ScalarBuffer::from(starts);
+    let rows = rows.max(1);
+    let batches = starts.len().div_ceil(rows).max(1);
     (0..batches).map(move |i| {
-        let part = &starts[(i * rows).min(starts.len())..((i + 1) * rows).min(starts.len())];
-        time_batch(part, &mut day)
+        let at = (i * rows).min(starts.len());
+        time_batch(starts.slice(at, rows.min(starts.len() - at)))
     })
 }
 
+/// Rows of calendar fields worked out per parallel task.
+const BLOCK_ROWS: usize = 1 << 16;
+
 fn time_batch(
-    starts: &[i64],
-    day: &mut DayCache,
+    starts: arrow::buffer::ScalarBuffer<i64>,
 ) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
-    use arrow::array::{ArrayRef, Int32Builder, TimestampMicrosecondArray};
+    use arrow::array::{ArrayRef, Int32Array, TimestampMicrosecondArray};
+    use rayon::prelude::*;
     use std::sync::Arc;
 
-    let mut fields: [Int32Builder; 6] =
-        std::array::from_fn(|_| Int32Builder::with_capacity(starts.len()));
-    for &t in starts {
-        let b = day.breakdown(t);
-        for (builder, value) in fields
-            .iter_mut()
-            .zip([b.hour, b.day, b.week, b.month, b.year, b.weekday])
-        {
-            builder.append_value(value);
+    let blocks: Vec<[Vec<i32>; 6]> = starts
+        .par_chunks(BLOCK_ROWS)
+        .map(|block| {
+            let mut day = DayCache::default();
+            let mut fields: [Vec<i32>; 6] =
+                std::array::from_fn(|_| Vec::with_capacity(block.len()));
+            for &t in block {
+                let b = day.breakdown(t);
+                for (field, value) in fields
+                    .iter_mut()
+                    .zip([b.hour, b.day, b.week, b.month, b.year, b.weekday])
+                {
+                    field.push(value);
+                }
+            }
+            fields
+        })
+        .collect();
+    let starts_len = starts.len();
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(TimestampMicrosecondArray::new(starts, None))];
+    for k in 0..6 {
+        let mut field = Vec::with_capacity(starts_len);
+        for block in &blocks {
+            field.extend_from_slice(&block[k]);
         }
+        columns.push(Arc::new(Int32Array::from(field)));
     }
-    let mut columns: Vec<ArrayRef> =
-        vec![Arc::new(TimestampMicrosecondArray::from(starts.to_vec()))];
-    columns.extend(fields.iter_mut().map(|f| Arc::new(f.finish()) as ArrayRef));
     arrow::array::RecordBatch::try_new(crate::schema::TIME.arrow_schema(), columns)
 }
 
