@@ -1,5 +1,5 @@
-//! Property tests of the parsers: arbitrary bytes and mutated real lines never panic, and every
-//! non-blank line is accounted for as accepted or rejected.
+//! Property tests of the parsers: arbitrary bytes and mutated real lines never panic, every
+//! non-blank line is accounted for as accepted or rejected, and a rejected line keeps its text.
 
 use proptest::prelude::*;
 use sparkify::parse::event::parse_log;
@@ -26,6 +26,7 @@ fn non_blank_lines(bytes: &[u8]) -> u64 {
 
 fn check_accounting(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     let expected = non_blank_lines(&bytes);
+    let original = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
     let mut parser = JsonParser::default();
     let mut rejects = Vec::new();
     let mut accepted = 0u64;
@@ -37,6 +38,13 @@ fn check_accounting(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     prop_assert_eq!(counts.lines, expected);
     prop_assert_eq!(accepted + counts.rejected, counts.lines);
     prop_assert_eq!(rejects.len() as u64, counts.rejected);
+    // Parsing unescapes in place; a reject still shows its line as it was read.
+    let lines: Vec<&[u8]> = original.split(|&b| b == b'\n').collect();
+    for reject in &rejects {
+        let line = lines[reject.line as usize - 1];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        prop_assert_eq!(&reject.raw, &String::from_utf8_lossy(line));
+    }
     Ok(())
 }
 
