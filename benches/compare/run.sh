@@ -10,6 +10,9 @@
 #
 # Environment:
 #   SPARKIFY_BIN=path  use this sparkify binary, skip `cargo build --release`
+#   NATIVE=1|0         build sparkify for this machine's CPU (`-C target-cpu=native`, into
+#                      target/native; default 1, as the peers' wheels pick their SIMD code at run
+#                      time) or the portable release build (0)
 #   PYTHON=python3     interpreter that creates the virtualenv
 #   DEEP=0|1           also compare full table contents with sparkify's (default: 1 for small)
 #   TOOLS="sparkify duckdb polars"   which tools run (sparkify always runs first: the reference)
@@ -57,13 +60,21 @@ fi
 # 1. sparkify (release)
 if [ -n "${SPARKIFY_BIN:-}" ]; then
     BIN="$(cd "$(dirname "$SPARKIFY_BIN")" && pwd)/$(basename "$SPARKIFY_BIN")"
+    BUILD="binary given by SPARKIFY_BIN"
     say "sparkify: $BIN (SPARKIFY_BIN, not rebuilt)"
+elif [ "${NATIVE:-1}" = 1 ]; then
+    say "cargo build --release with -C target-cpu=native (target/native)"
+    (cd "$ROOT" && RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$ROOT/target/native" \
+        cargo build --release --locked --bin sparkify)
+    BIN="$ROOT/target/native/release/sparkify"
+    BUILD="release build, -C target-cpu=native"
 else
     say "cargo build --release"
     (cd "$ROOT" && cargo build --release --locked --bin sparkify)
     TARGET_DIR="${CARGO_TARGET_DIR:-target}"
     case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
     BIN="$TARGET_DIR/release/sparkify"
+    BUILD="portable release build"
 fi
 [ -x "$BIN" ] || {
     echo "error: no sparkify binary at $BIN" >&2
@@ -138,6 +149,6 @@ done
 say "checking the outputs against sparkify's${DEEP:+ (deep=$DEEP)}"
 "$PY" "$HERE/report.py" --size "$SIZE" --params "$PARAMS" --data "$DATA" --run-dir "$OUT" \
     --tools "$TOOLS" --md "$HERE/results-$SIZE.md" --deep "$DEEP" \
-    --sparkify-version "$SPARKIFY_VERSION" \
+    --sparkify-version "$SPARKIFY_VERSION ($BUILD)" \
     --git-rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
     --load-before "$LOAD_BEFORE"
