@@ -26,7 +26,10 @@ fn non_blank_lines(bytes: &[u8]) -> u64 {
 
 fn check_accounting(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     let expected = non_blank_lines(&bytes);
-    let original = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
+    let original = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&bytes)
+        .to_vec();
     let mut parser = JsonParser::default();
     let mut rejects = Vec::new();
     let mut accepted = 0u64;
