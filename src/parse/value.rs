@@ -36,7 +36,7 @@ pub(crate) fn object_fields<'t, 'a>(
 }
 
 /// Text, or a number written as text (`"artist_name": 112` is `"112"`). `null` is `None`.
-#[inline]
+#[inline(always)]
 pub(crate) fn text<'a>(node: Node<'a>) -> Result<Option<Cow<'a, str>>, Expected> {
     match node {
         Node::String(s) => Ok(Some(Cow::Borrowed(s))),
@@ -49,7 +49,7 @@ pub(crate) fn text<'a>(node: Node<'a>) -> Result<Option<Cow<'a, str>>, Expected>
 }
 
 /// An integer; `null` is `None`. Floats, text and booleans are wrong types.
-#[inline]
+#[inline(always)]
 pub(crate) fn int(node: Node<'_>) -> Result<Option<i64>, Expected> {
     match node {
         Node::Static(StaticNode::I64(n)) => Ok(Some(n)),
@@ -62,7 +62,7 @@ pub(crate) fn int(node: Node<'_>) -> Result<Option<i64>, Expected> {
 }
 
 /// An integer that fits a 32-bit column.
-#[inline]
+#[inline(always)]
 pub(crate) fn int32(node: Node<'_>) -> Result<Option<i32>, Expected> {
     match int(node)? {
         Some(n) => i32::try_from(n).map(Some).map_err(|_| "a 32-bit integer"),
@@ -71,7 +71,7 @@ pub(crate) fn int32(node: Node<'_>) -> Result<Option<i32>, Expected> {
 }
 
 /// A number as a double; `null` is `None`.
-#[inline]
+#[inline(always)]
 pub(crate) fn float(node: Node<'_>) -> Result<Option<f64>, Expected> {
     match node {
         Node::Static(StaticNode::F64(n)) => Ok(Some(n)),
