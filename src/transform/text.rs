@@ -7,6 +7,7 @@ use arrow::array::StringBuilder;
 use crate::schema::Column;
 
 /// Cuts `s` to at most `width` bytes at a UTF-8 character boundary; says whether it cut.
+#[inline(always)]
 pub fn fit(s: &str, width: usize) -> (&str, bool) {
     if s.len() <= width {
         return (s, false);
@@ -63,6 +64,7 @@ impl TextColumn {
     }
 
     /// Appends a value or NULL.
+    #[inline(always)]
     pub fn append(&mut self, value: Option<&str>) {
         match value {
             Some(s) => {

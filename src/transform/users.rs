@@ -53,6 +53,7 @@ struct Latest {
 
 impl ChunkUsers {
     /// Records `event` for `user_id` if it is later (by `ts`, then `itemInSession`) than what is kept.
+    #[inline(always)]
     pub fn observe(&mut self, user_id: i32, event: &Event<'_>) {
         let kept = self.latest.entry(user_id).or_insert(Latest {
             ts: i64::MIN,
