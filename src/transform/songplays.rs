@@ -233,3 +233,49 @@ impl Dedup {
         self.start_times
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+
+    fn batch(ids: &[i64]) -> RecordBatch {
+        let n = ids.len();
+        let text = || Arc::new(StringArray::from(vec![Some("x"); n])) as ArrayRef;
+        let int = || Arc::new(Int32Array::from(vec![1; n])) as ArrayRef;
+        let starts: Vec<i64> = ids.iter().map(|id| id * 1000).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ids.to_vec())),
+            Arc::new(TimestampMicrosecondArray::from(starts)),
+            int(),
+            text(),
+            text(),
+            text(),
+            int(),
+            text(),
+            text(),
+        ];
+        RecordBatch::try_new(SONGPLAYS.arrow_schema(), columns).unwrap()
+    }
+
+    fn ids(batch: &RecordBatch) -> Vec<i64> {
+        let ids = batch.column(0).as_any().downcast_ref::<Int64Array>();
+        ids.unwrap().values().to_vec()
+    }
+
+    #[test]
+    fn the_first_of_each_id_is_kept_across_batches() {
+        let mut dedup = Dedup::with_capacity(4);
+        assert_eq!(
+            ids(&dedup.filter(&batch(&[1, 2, 1, 3, 2])).unwrap()),
+            [1, 2, 3]
+        );
+        assert_eq!(ids(&dedup.filter(&batch(&[4, 5])).unwrap()), [4, 5]);
+        assert_eq!(ids(&dedup.filter(&batch(&[3, 6, 4])).unwrap()), [6]);
+        assert_eq!(dedup.duplicates, 4);
+        assert_eq!(
+            dedup.into_start_times(),
+            [1000, 2000, 3000, 4000, 5000, 6000]
+        );
+    }
+}
