@@ -79,7 +79,6 @@ impl WriterOptions {
         builder
             .set_writer_version(WriterVersion::PARQUET_1_0)
             .set_compression(compression)
-            .set_max_row_group_row_count(Some(self.rows_per_group))
             .set_created_by(concat!("sparkify ", env!("CARGO_PKG_VERSION")).to_string())
             .build()
     }
