@@ -16,7 +16,7 @@ pub fn read_all(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
     rx.into_iter()
         .map(|f| {
             let f = f.expect("read bench input");
-            (f.name, f.bytes)
+            (f.name, f.bytes.to_vec())
         })
         .collect()
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sparkify::parse::event::parse_log;
 use sparkify::parse::song::parse_song_file;
 use sparkify::parse::JsonParser;
@@ -17,20 +17,16 @@ fn logs(c: &mut Criterion) {
         group.bench_function(label, |b| {
             let mut parser = JsonParser::default();
             let mut rejects = Vec::new();
-            b.iter_batched_ref(
-                || files.clone(),
-                |files| {
-                    let mut plays = 0u64;
-                    for (name, bytes) in files.iter_mut() {
-                        parse_log(&mut parser, name, bytes, &mut rejects, |e| {
-                            plays += u64::from(e.is_song_play());
-                            Ok(())
-                        });
-                    }
-                    plays
-                },
-                BatchSize::PerIteration,
-            );
+            b.iter(|| {
+                let mut plays = 0u64;
+                for (name, bytes) in &files {
+                    parse_log(&mut parser, name, bytes, &mut rejects, |e| {
+                        plays += u64::from(e.is_song_play());
+                        Ok(())
+                    });
+                }
+                plays
+            });
         });
         group.finish();
     }
@@ -45,19 +41,15 @@ fn songs(c: &mut Criterion) {
         group.bench_function(label, |b| {
             let mut parser = JsonParser::default();
             let mut rejects = Vec::new();
-            b.iter_batched_ref(
-                || files.clone(),
-                |files| {
-                    let mut n = 0usize;
-                    for (name, bytes) in files.iter_mut() {
-                        parse_song_file(&mut parser, name, bytes, &mut rejects, |s| {
-                            n += s.song_id.len()
-                        });
-                    }
-                    n
-                },
-                BatchSize::PerIteration,
-            );
+            b.iter(|| {
+                let mut n = 0usize;
+                for (name, bytes) in &files {
+                    parse_song_file(&mut parser, name, bytes, &mut rejects, |s| {
+                        n += s.song_id.len()
+                    });
+                }
+                n
+            });
         });
         group.finish();
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sparkify::parse::event::parse_log;
 use sparkify::parse::song::parse_song_file;
 use sparkify::parse::JsonParser;
@@ -15,8 +15,8 @@ fn catalog(root: &std::path::Path) -> SongCatalog {
     let mut parser = JsonParser::default();
     let mut builder = CatalogBuilder::default();
     let mut rejects = Vec::new();
-    for (i, (name, mut bytes)) in common::read_all(root, "song_data").into_iter().enumerate() {
-        parse_song_file(&mut parser, &name, &mut bytes, &mut rejects, |s| {
+    for (i, (name, bytes)) in common::read_all(root, "song_data").into_iter().enumerate() {
+        parse_song_file(&mut parser, &name, &bytes, &mut rejects, |s| {
             builder.push(s, i as u64)
         });
     }
@@ -34,31 +34,24 @@ fn songplays(c: &mut Criterion) {
     group.bench_function("parse_match_songplays", |b| {
         let mut parser = JsonParser::default();
         let mut rejects = Vec::new();
-        b.iter_batched_ref(
-            || files.clone(),
-            |files| {
-                let mut rows = 0;
-                for (name, bytes) in files.iter_mut() {
-                    let mut builder = SongplayBuilder::new(&catalog, bytes.len() / 300);
-                    parse_log(&mut parser, name, bytes, &mut rejects, |e| builder.add(e));
-                    rows += builder.finish().expect("chunk").batch.num_rows();
-                }
-                rows
-            },
-            BatchSize::PerIteration,
-        );
+        b.iter(|| {
+            let mut rows = 0;
+            for (name, bytes) in &files {
+                let mut builder = SongplayBuilder::new(&catalog, bytes.len() / 300);
+                parse_log(&mut parser, name, bytes, &mut rejects, |e| builder.add(e));
+                rows += builder.finish().expect("chunk").batch.num_rows();
+            }
+            rows
+        });
     });
 
     let mut parser = JsonParser::default();
     let mut rejects = Vec::new();
     let chunks: Vec<_> = files
-        .clone()
-        .into_iter()
-        .map(|(name, mut bytes)| {
+        .iter()
+        .map(|(name, bytes)| {
             let mut builder = SongplayBuilder::new(&catalog, bytes.len() / 300);
-            parse_log(&mut parser, &name, &mut bytes, &mut rejects, |e| {
-                builder.add(e)
-            });
+            parse_log(&mut parser, name, bytes, &mut rejects, |e| builder.add(e));
             builder.finish().expect("chunk").batch
         })
         .collect();

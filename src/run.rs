@@ -2,8 +2,8 @@
 //!
 //! Song files are parsed first and become the in-memory catalogue (from a local disk each parse
 //! worker reads its own files; from S3 a reader keeps many requests in flight). Log files then stream
-//! through in input order: a reader thread fetches them (large ones in 16 MB line-aligned parts) into
-//! a bounded channel, rayon workers parse a group at a time in place, cut into 4 MB pieces (matching
+//! through in input order: a reader thread fetches them (in 16 MB line-aligned parts, mapped from a
+//! local disk) into a bounded channel, rayon workers parse a group at a time, cut into 4 MB pieces (matching
 //! plays and giving them ids), and a writer thread deduplicates the plays and encodes Parquet while
 //! the next group parses. Memory holds the catalogue, the users, the play ids and start times and a
 //! few groups of input — never the whole input.
@@ -273,14 +273,14 @@ struct SongFold {
 }
 
 impl SongFold {
-    fn parse(mut self, mut f: Fetched) -> Self {
+    fn parse(mut self, f: Fetched) -> Self {
         let mut object = 0u64;
         self.bytes += f.bytes.len() as u64;
         let builder = &mut self.builder;
         self.records += parse_song_file(
             &mut self.parser,
             &f.name,
-            &mut f.bytes,
+            &f.bytes,
             &mut self.rejects,
             |song| {
                 builder.push(song, ((f.index as u64) << 20) | object);
@@ -483,12 +483,12 @@ fn stream_events(
                 Ok(o)
             })
             .map_err(Error::Thread)?;
-        let parsed = in_groups(source, files, Some(PART_BYTES), &bar, |mut group| {
+        let parsed = in_groups(source, files, Some(PART_BYTES), &bar, |group| {
             let pieces: Vec<(usize, &str, Piece<'_>)> = group
-                .iter_mut()
+                .iter()
                 .flat_map(|f| {
                     let (index, name) = (f.index, f.name.as_str());
-                    split_lines(&mut f.bytes, f.starts_file, PIECE_BYTES)
+                    split_lines(&f.bytes, f.starts_file, PIECE_BYTES)
                         .into_iter()
                         .map(move |p| (index, name, p))
                 })
@@ -499,9 +499,6 @@ fn stream_events(
                     parse_log_piece_of(catalog, parser, index, name, piece)
                 })
                 .collect::<Result<_, ArrowError>>()?;
-            for f in group {
-                source.recycle(f.bytes);
-            }
             tx.send(parsed).map_err(|_| Error::WriterStopped)
         });
         drop(tx);

@@ -231,11 +231,10 @@ impl sparkify::source::Source for HostileNames {
         tx: std::sync::mpsc::SyncSender<sparkify::source::Result<sparkify::source::Fetched>>,
     ) {
         for (index, f) in files.iter().enumerate() {
-            let bytes = b"{not json\n".to_vec();
             let _ = tx.send(Ok(sparkify::source::Fetched {
                 index,
                 name: f.name.clone(),
-                bytes,
+                bytes: bytes::Bytes::from_static(b"{not json\n"),
                 starts_file: true,
             }));
         }

@@ -8,7 +8,7 @@ use super::{JsonParser, LineCursor, Piece, Reject};
 /// Latest accepted event time: the last millisecond of year 9999. Earlier than 1970 is rejected too.
 pub const MAX_TS_MS: i64 = 253_402_300_799_999;
 
-/// One app event, borrowing its text from the file buffer.
+/// One app event, borrowing its text from the parser's buffer.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Event<'a> {
     /// Epoch milliseconds (required).
@@ -64,7 +64,7 @@ pub struct LineCounts {
 pub fn parse_log(
     parser: &mut JsonParser,
     file: &str,
-    bytes: &mut [u8],
+    bytes: &[u8],
     rejects: &mut Vec<Reject>,
     on_event: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> LineCounts {
@@ -75,7 +75,7 @@ pub fn parse_log(
     parse_log_piece(parser, file, piece, rejects, on_event)
 }
 
-/// [`parse_log`] for a piece of a file (see [`super::split_lines`]), parsed in place. Rejects are
+/// [`parse_log`] for a piece of a file (see [`super::split_lines`]). Rejects are
 /// numbered from the piece's first line; the caller adds the lines of the pieces before it.
 pub fn parse_log_piece(
     parser: &mut JsonParser,
@@ -89,22 +89,18 @@ pub fn parse_log_piece(
     let mut counts = LineCounts::default();
     while let Some((line, start, len)) = cursor.next(bytes) {
         counts.lines += 1;
-        let outcome = parser.parse_in_place(bytes, start, len, |tape| {
+        let record = &bytes[start..start + len];
+        let outcome = parser.parse(record, |tape| {
             let event = decode_event(tape)?;
             on_event(&event)
         });
-        let reason = match outcome {
+        let reject = match outcome {
             Ok(Ok(())) => continue,
-            Ok(Err(reason)) => reason,
-            Err(failure) => failure.reason(),
+            Ok(Err(reason)) => Reject::new(file, line, reason, record),
+            Err(failure) => failure.reject(file, line, record),
         };
         counts.rejected += 1;
-        rejects.push(Reject::new(
-            file,
-            line,
-            reason,
-            parser.raw(bytes, start, len),
-        ));
+        rejects.push(reject);
     }
     counts.physical = cursor.number;
     counts
@@ -183,10 +179,9 @@ mod tests {
 
     fn parse_all(input: &[u8]) -> (Vec<Event<'static>>, Vec<Reject>, LineCounts) {
         let mut parser = JsonParser::default();
-        let mut bytes = input.to_vec();
         let mut rejects = Vec::new();
         let mut events = Vec::new();
-        let counts = parse_log(&mut parser, "f.json", &mut bytes, &mut rejects, |e| {
+        let counts = parse_log(&mut parser, "f.json", input, &mut rejects, |e| {
             events.push(owned(e));
             Ok(())
         });

@@ -1,9 +1,10 @@
 //! JSON bytes → typed records, with simd-json on reused buffers.
 //!
-//! Each worker owns one [`JsonParser`]: its simd-json buffers and tape are reset and reused for every
-//! line, and each line is parsed in place inside the file's buffer (the bytes after it serve as
-//! simd-json's padding), so parsing allocates nothing per record. Records that cannot be used become
-//! [`Reject`]s with their file, line and raw text; they never stop the run by themselves.
+//! Each worker owns one [`JsonParser`]: each record is copied into its padded buffer (small, so it
+//! stays in cache) and parsed there, and its simd-json buffers and tape are reset and reused for
+//! every record, so parsing allocates nothing per record and never changes the input, which may
+//! be a read-only mapping of the file. Records that cannot be used become [`Reject`]s with their
+//! file, line and raw text; they never stop the run by themselves.
 
 pub mod event;
 pub mod reject;
@@ -18,14 +19,17 @@ use simd_json::{Buffers, Node, Tape, INPUT_PADDING};
 /// the memory a hostile input can make a worker use.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// Bytes of its text a record rejected for its length keeps in its reject.
+const TOO_LONG_TEXT_KEPT: usize = 4096;
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One worker's reusable simd-json state.
 pub struct JsonParser {
     buffers: Buffers,
     tape: Tape<'static>,
-    raw: Vec<u8>,
-    scratch: Vec<u8>,
+    /// The record being parsed, then at least [`INPUT_PADDING`] bytes simd-json may read past it.
+    input: Vec<u8>,
 }
 
 impl Default for JsonParser {
@@ -33,8 +37,7 @@ impl Default for JsonParser {
         Self {
             buffers: Buffers::new(4096),
             tape: Tape(Vec::with_capacity(256)),
-            raw: Vec::with_capacity(1024),
-            scratch: Vec::with_capacity(1024),
+            input: vec![b' '; 4096],
         }
     }
 }
@@ -48,77 +51,54 @@ pub(crate) enum ParseFailure {
 }
 
 impl ParseFailure {
-    pub(crate) fn reason(&self) -> String {
+    /// The reject of `record`, which failed this way, at `file:line`: a record rejected for its
+    /// length keeps only its first few kilobytes.
+    pub(crate) fn reject(&self, file: &str, line: u64, record: &[u8]) -> Reject {
         match self {
-            ParseFailure::Syntax(e) => format!("invalid JSON: {e}"),
-            ParseFailure::TooLong(n) => {
-                format!("record of {n} bytes exceeds the {MAX_RECORD_BYTES}-byte limit")
+            ParseFailure::Syntax(e) => {
+                Reject::new(file, line, format!("invalid JSON: {e}"), record)
             }
+            ParseFailure::TooLong(n) => Reject::new(
+                file,
+                line,
+                format!("record of {n} bytes exceeds the {MAX_RECORD_BYTES}-byte limit"),
+                &record[..record.len().min(TOO_LONG_TEXT_KEPT)],
+            ),
         }
     }
 }
 
 impl JsonParser {
-    /// Parses `buf[start..start + len]` in place and hands its tape to `f`.
+    /// Parses `record` and hands its tape to `f`.
     ///
-    /// The bytes after the record serve as simd-json's padding; a record with fewer than
-    /// [`INPUT_PADDING`] bytes after it in `buf` (the last line of a piece) is parsed from a padded
-    /// copy instead. The record's original bytes are kept aside first when it holds escapes
-    /// (in-place unescaping rewrites them), so [`JsonParser::raw`] can return the text as it was
-    /// for a reject.
-    pub(crate) fn parse_in_place<R>(
+    /// The record is copied into the parser's own buffer first: simd-json unescapes strings in
+    /// place and reads up to [`INPUT_PADDING`] bytes past the end, and the input itself stays
+    /// untouched (a reject keeps its original text, and the input may be mapped read-only).
+    pub(crate) fn parse<R>(
         &mut self,
-        buf: &mut [u8],
-        start: usize,
-        len: usize,
+        record: &[u8],
         f: impl FnOnce(&[Node<'_>]) -> R,
     ) -> Result<R, ParseFailure> {
-        self.raw.clear();
-        let record = &buf[start..start + len];
+        let len = record.len();
         if len > MAX_RECORD_BYTES {
-            self.raw
-                .extend_from_slice(&record[..MAX_RECORD_BYTES.min(4096)]);
             return Err(ParseFailure::TooLong(len));
         }
-        if memchr::memchr(b'\\', record).is_some() {
-            self.raw.extend_from_slice(record);
+        if self.input.len() < len + INPUT_PADDING {
+            self.input.resize(len + INPUT_PADDING, b' ');
         }
-        let padded: &mut [u8] = if buf.len() - (start + len) >= INPUT_PADDING {
-            &mut buf[start..]
-        } else {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(record);
-            pad(&mut self.scratch);
-            &mut self.scratch
-        };
+        self.input[..len].copy_from_slice(record);
         let mut tape: Tape<'_> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        let outcome = match simd_json::fill_tape_padded(padded, len, &mut self.buffers, &mut tape) {
-            Ok(()) => Ok(f(&tape.0)),
-            Err(e) => Err(ParseFailure::Syntax(e.to_string())),
-        };
+        let outcome =
+            match simd_json::fill_tape_padded(&mut self.input, len, &mut self.buffers, &mut tape) {
+                Ok(()) => Ok(f(&tape.0)),
+                Err(e) => Err(ParseFailure::Syntax(e.to_string())),
+            };
         self.tape = tape.reset();
         outcome
     }
-
-    /// The original text of the record last given to [`JsonParser::parse_in_place`], for a reject.
-    pub(crate) fn raw<'b>(&'b self, buf: &'b [u8], start: usize, len: usize) -> &'b [u8] {
-        if self.raw.is_empty() {
-            &buf[start..start + len]
-        } else {
-            &self.raw
-        }
-    }
 }
 
-/// Makes `bytes` end with [`INPUT_PADDING`] spare bytes (spaces) and returns the data length.
-pub(crate) fn pad(bytes: &mut Vec<u8>) -> usize {
-    let len = bytes.len();
-    bytes.resize(len + INPUT_PADDING, b' ');
-    len
-}
-
-/// Walks the lines of a buffer that is parsed (and so changed) between steps: each call to
-/// [`LineCursor::next`] borrows the data only to find the next line. Strips a UTF-8 BOM at the start
+/// Walks the lines of a buffer. Strips a UTF-8 BOM at the start
 /// of a file and CR before LF, skips blank lines and tolerates a missing final newline.
 #[derive(Debug)]
 pub(crate) struct LineCursor {
@@ -160,18 +140,18 @@ impl LineCursor {
     }
 }
 
-/// A piece of a file that starts at a line boundary, parsed in place.
-#[derive(Debug)]
+/// A piece of a file that starts at a line boundary.
+#[derive(Debug, Clone, Copy)]
 pub struct Piece<'a> {
     /// The piece's bytes, a slice of the file's buffer.
-    pub bytes: &'a mut [u8],
+    pub bytes: &'a [u8],
     /// Whether the piece is the start of its file (where a BOM may be).
     pub starts_file: bool,
 }
 
 /// Cuts `bytes` (the start of a file when `starts_file`) at line boundaries into pieces of about
 /// `target` bytes, without copying, so that one large file can be parsed by several workers at once.
-pub fn split_lines(mut bytes: &mut [u8], mut starts_file: bool, target: usize) -> Vec<Piece<'_>> {
+pub fn split_lines(mut bytes: &[u8], mut starts_file: bool, target: usize) -> Vec<Piece<'_>> {
     let mut pieces = Vec::with_capacity(bytes.len() / target.max(1) + 1);
     while !bytes.is_empty() {
         let end = match bytes
@@ -181,7 +161,7 @@ pub fn split_lines(mut bytes: &mut [u8], mut starts_file: bool, target: usize) -
             Some(i) => target + i + 1,
             None => bytes.len(),
         };
-        let (piece, rest) = std::mem::take(&mut bytes).split_at_mut(end);
+        let (piece, rest) = bytes.split_at(end);
         pieces.push(Piece {
             bytes: piece,
             starts_file,
@@ -205,16 +185,16 @@ mod tests {
 
     #[test]
     fn pieces_cover_the_lines_in_order() {
-        let mut data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
+        let data = b"{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}".to_vec();
         let whole: Vec<Vec<u8>> = lines_of(&data, true).into_iter().map(|l| l.1).collect();
         let mut parts = Vec::new();
-        for p in split_lines(&mut data.clone(), true, 3) {
+        for p in split_lines(&data, true, 3) {
             parts.extend(lines_of(p.bytes, p.starts_file).into_iter().map(|l| l.1));
         }
         assert_eq!(parts, whole);
-        assert_eq!(split_lines(&mut data.clone(), true, 3).len(), 3);
-        assert_eq!(split_lines(&mut data, true, 100).len(), 1);
-        assert!(split_lines(&mut [], true, 3).is_empty());
+        assert_eq!(split_lines(&data, true, 3).len(), 3);
+        assert_eq!(split_lines(&data, true, 100).len(), 1);
+        assert!(split_lines(&[], true, 3).is_empty());
     }
 
     #[test]
@@ -231,12 +211,18 @@ mod tests {
     }
 
     #[test]
-    fn a_record_at_the_end_of_a_piece_parses_from_a_padded_copy() {
+    fn records_parse_from_a_copy_and_the_input_is_unchanged() {
         let mut parser = JsonParser::default();
-        let mut buf = b"{\"a\":\"x\\/y\"}".to_vec();
-        let len = buf.len();
-        let got = parser.parse_in_place(&mut buf, 0, len, |tape| tape.len());
+        let input = b"{\"a\":\"x\\/y\"}".to_vec();
+        let got = parser.parse(&input, |tape| tape.len());
         assert!(matches!(got, Ok(3)));
-        assert_eq!(parser.raw(&buf, 0, len), b"{\"a\":\"x\\/y\"}");
+        assert_eq!(input, b"{\"a\":\"x\\/y\"}");
+        let long = vec![b' '; MAX_RECORD_BYTES + 1];
+        assert!(matches!(
+            parser.parse(&long, |_| ()),
+            Err(ParseFailure::TooLong(n)) if n == MAX_RECORD_BYTES + 1
+        ));
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(10_000));
+        assert!(matches!(parser.parse(big.as_bytes(), |t| t.len()), Ok(3)));
     }
 }

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 
 use super::value::{float, int32, object_fields, text, wrong_type};
-use super::{pad, JsonParser, Reject};
+use super::{JsonParser, Reject};
 
-/// One song record, borrowing its text from the file buffer.
+/// One song record, borrowing its text from the parser's buffer.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Song<'a> {
     /// Song id (required).
@@ -34,41 +34,29 @@ pub struct Song<'a> {
 pub fn parse_song_file(
     parser: &mut JsonParser,
     file: &str,
-    bytes: &mut Vec<u8>,
+    bytes: &[u8],
     rejects: &mut Vec<Reject>,
     mut on_song: impl FnMut(&Song<'_>),
 ) -> u64 {
-    let data_len = pad(bytes);
-    let spans = object_spans(&bytes[..data_len]);
+    let spans = object_spans(bytes);
     let mut seen = 0;
     for span in spans {
         seen += 1;
         let (line, start, len) = match span {
             Ok(span) => span,
             Err((line, start, reason)) => {
-                rejects.push(Reject::new(
-                    file,
-                    line,
-                    reason.into(),
-                    &bytes[start..data_len],
-                ));
+                rejects.push(Reject::new(file, line, reason.into(), &bytes[start..]));
                 continue;
             }
         };
-        let outcome = parser.parse_in_place(bytes, start, len, |tape| {
-            decode_song(tape).map(|song| on_song(&song))
-        });
-        let reason = match outcome {
+        let record = &bytes[start..start + len];
+        let outcome = parser.parse(record, |tape| decode_song(tape).map(|song| on_song(&song)));
+        let reject = match outcome {
             Ok(Ok(())) => continue,
-            Ok(Err(reason)) => reason,
-            Err(failure) => failure.reason(),
+            Ok(Err(reason)) => Reject::new(file, line, reason, record),
+            Err(failure) => failure.reject(file, line, record),
         };
-        rejects.push(Reject::new(
-            file,
-            line,
-            reason,
-            parser.raw(bytes, start, len),
-        ));
+        rejects.push(reject);
     }
     seen
 }
@@ -180,10 +168,9 @@ mod tests {
 
     fn parse(input: &str) -> (Vec<(String, Option<String>)>, Vec<Reject>) {
         let mut parser = JsonParser::default();
-        let mut bytes = input.as_bytes().to_vec();
         let mut rejects = Vec::new();
         let mut songs = Vec::new();
-        parse_song_file(&mut parser, "s.json", &mut bytes, &mut rejects, |s| {
+        parse_song_file(&mut parser, "s.json", input.as_bytes(), &mut rejects, |s| {
             songs.push((
                 s.song_id.to_string(),
                 s.artist_name.as_ref().map(|n| n.to_string()),

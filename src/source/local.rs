@@ -1,24 +1,27 @@
 //! Input from a local folder.
+//!
+//! Log files are memory-mapped a part at a time: the parsers read the page cache directly, where
+//! reading them would first copy every byte into a buffer (on this kind of machine that kernel
+//! copy was the largest single cost of a run). As with any reader that maps its input, a file
+//! truncated by another program while sparkify reads it ends the run with `SIGBUS`; files that
+//! cannot be mapped (some network and virtual file systems) are read instead. Song files are a
+//! few kilobytes each: one read is cheaper than a mapping.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, SyncSender};
-use std::sync::Arc;
 
+use bytes::Bytes;
+use memmap2::MmapOptions;
 use rayon::prelude::*;
 
-use super::pool::BufferPool;
 use super::{decode, is_input_name, Error, Fetched, InputFile, Result, Source};
-
-/// Extra capacity reserved after each file's bytes so the parser can pad in place without copying.
-pub const READ_SLACK: usize = 128;
 
 /// A folder holding `song_data/` and `log_data/`.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
-    buffers: Arc<BufferPool>,
 }
 
 impl LocalSource {
@@ -36,7 +39,6 @@ impl LocalSource {
         }
         Ok(Self {
             root: root.to_path_buf(),
-            buffers: Arc::default(),
         })
     }
 
@@ -76,29 +78,28 @@ impl LocalSource {
         Ok(files)
     }
 
-    fn read(&self, file: &InputFile) -> Result<Vec<u8>> {
+    fn read(&self, file: &InputFile) -> Result<Bytes> {
         let path = self.root.join(&file.name);
-        let bytes = read_listed(&path, file.size, &self.buffers).map_err(|source| Error::Io {
+        let bytes = read_listed(&path, file.size).map_err(|source| Error::Io {
             path: path.display().to_string(),
             source,
         })?;
-        decode(&file.name, bytes)
+        decode(&file.name, bytes).map(Bytes::from)
     }
 }
 
-/// Reads the whole file at `path`, which was listed with `listed` bytes, into a buffer from `pool`
-/// in as few system calls as possible (open, one read, close for an unchanged file: 100k song files
+/// Reads the whole file at `path`, which was listed with `listed` bytes, in as few system calls as possible (open, one read, close for an unchanged file: 100k song files
 /// make this count).
 ///
 /// `std::fs::read` also asks for the file's size and position first and reads once more to see the
 /// end. Here the listed size stands in for the size, and a read that stops short at exactly that size
 /// is the end of a regular file; a file that grew or shrank since listing is read until `read`
 /// returns 0, so the content is always whole.
-fn read_listed(path: &Path, listed: u64, pool: &BufferPool) -> std::io::Result<Vec<u8>> {
+fn read_listed(path: &Path, listed: u64) -> std::io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
     let listed = usize::try_from(listed).unwrap_or(usize::MAX / 2);
     // One spare byte so an unchanged file ends in a short read.
-    let mut bytes = pool.take(listed.saturating_add(1), READ_SLACK);
+    let mut bytes = vec![0; listed.saturating_add(1)];
     let mut filled = 0;
     loop {
         if filled == bytes.len() {
@@ -127,12 +128,8 @@ impl Source for LocalSource {
         true
     }
 
-    fn read_one(&self, file: &InputFile) -> Result<Vec<u8>> {
+    fn read_one(&self, file: &InputFile) -> Result<Bytes> {
         self.read(file)
-    }
-
-    fn recycle(&self, buffer: Vec<u8>) {
-        self.buffers.give(buffer);
     }
 
     fn list(&self, dir: &str) -> Result<Vec<InputFile>> {
@@ -194,15 +191,14 @@ impl Source for LocalSource {
         });
     }
 
-    /// Uncompressed files larger than `part` are read a part at a time, each cut after its last
-    /// line break (the rest starts the next part); others are read whole.
+    /// Uncompressed files are mapped a part of about `part` bytes at a time, each cut after its
+    /// last line break (the rest starts the next part); compressed ones are read whole.
     fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
         for (index, file) in files.iter().enumerate() {
-            let whole = file.size <= part as u64 || file.name.ends_with(".gz");
-            let sent = if whole {
+            let sent = if file.name.ends_with(".gz") {
                 tx.send(self.read_whole(index, file)).is_ok()
             } else {
-                self.read_in_parts(index, file, part, &tx)
+                self.send_parts(index, file, part, &tx)
             };
             if !sent {
                 return;
@@ -222,8 +218,9 @@ impl LocalSource {
         })
     }
 
-    /// Sends `file` as line-aligned parts of about `part` bytes; false when the receiver hung up.
-    fn read_in_parts(
+    /// Sends `file` as line-aligned parts of about `part` bytes, mapped (or read when the file
+    /// cannot be mapped); false when the receiver hung up.
+    fn send_parts(
         &self,
         index: usize,
         file: &InputFile,
@@ -235,22 +232,19 @@ impl LocalSource {
             path: path.display().to_string(),
             source,
         };
-        let mut f = match File::open(&path) {
-            Ok(f) => f,
+        let mut parts = match Parts::open(&path, part) {
+            Ok(parts) => parts,
             Err(e) => return tx.send(Err(io_err(e))).is_ok(),
         };
-        let mut carry: Vec<u8> = Vec::new();
         let mut starts_file = true;
         loop {
-            let mut bytes = self.buffers.take(part.max(carry.len() + 1), READ_SLACK);
-            bytes[..carry.len()].copy_from_slice(&carry);
-            let (filled, end, last) = match fill_to_line(&mut f, &mut bytes, carry.len()) {
-                Ok(done) => done,
+            let bytes = match parts.next_part() {
+                Ok(Some(bytes)) => bytes,
+                // An empty file is still one (empty) file for the parsers to count.
+                Ok(None) if starts_file => Bytes::new(),
+                Ok(None) => return true,
                 Err(e) => return tx.send(Err(io_err(e))).is_ok(),
             };
-            carry.clear();
-            carry.extend_from_slice(&bytes[end..filled]);
-            bytes.truncate(end);
             let fetched = Fetched {
                 index,
                 name: file.name.clone(),
@@ -260,7 +254,7 @@ impl LocalSource {
             if tx.send(Ok(fetched)).is_err() {
                 return false;
             }
-            if last {
+            if parts.pos == parts.len {
                 return true;
             }
             starts_file = false;
@@ -268,40 +262,95 @@ impl LocalSource {
     }
 }
 
-/// Reads from `f` into `bytes[filled..]` until the buffer is full, growing it while it holds no
-/// line break; returns how much was filled, where the part ends (after its last line break, or at
-/// the end of the data at the end of the file) and whether the file ended.
-fn fill_to_line(
-    f: &mut File,
-    bytes: &mut Vec<u8>,
-    mut filled: usize,
-) -> std::io::Result<(usize, usize, bool)> {
-    loop {
-        while filled < bytes.len() {
-            match f.read(&mut bytes[filled..]) {
-                Ok(0) => return Ok((filled, filled, true)),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+/// An open file cut into line-aligned parts of about `part` bytes.
+struct Parts {
+    file: File,
+    len: u64,
+    /// Where the next part starts.
+    pos: u64,
+    part: usize,
+    /// Whether parts are read rather than mapped (the file system cannot map the file).
+    read: bool,
+}
+
+impl Parts {
+    fn open(path: &Path, part: usize) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self {
+            file,
+            len,
+            pos: 0,
+            part: part.max(1),
+            read: false,
+        })
+    }
+
+    /// The next part, ending after its last line break (or at the end of the file); `None` at the
+    /// end. A line longer than a part makes that part as long as needed.
+    fn next_part(&mut self) -> std::io::Result<Option<Bytes>> {
+        let mut want = self.part as u64;
+        loop {
+            let left = self.len - self.pos;
+            if left == 0 {
+                return Ok(None);
+            }
+            let take = want.min(left);
+            let bytes = self.bytes(self.pos, take)?;
+            let cut = if take == left {
+                Some(bytes.len())
+            } else {
+                memchr::memrchr(b'\n', &bytes).map(|i| i + 1)
+            };
+            if let Some(cut) = cut {
+                self.pos += cut as u64;
+                return Ok(Some(bytes.slice(..cut)));
+            }
+            want = want.saturating_mul(2);
+        }
+    }
+
+    /// `len` bytes of the file from `offset`: mapped, or read if the mapping is refused.
+    fn bytes(&mut self, offset: u64, len: u64) -> std::io::Result<Bytes> {
+        let too_long = || std::io::Error::other("file part does not fit in memory");
+        let len = usize::try_from(len).map_err(|_| too_long())?;
+        if !self.read {
+            // Safety: the mapping is read-only and private to this process; the file must not be
+            // truncated while it is read (see the module documentation).
+            let mapped = unsafe { MmapOptions::new().offset(offset).len(len).map(&self.file) };
+            match mapped {
+                Ok(map) => return Ok(Bytes::from_owner(map)),
+                Err(_) => self.read = true,
             }
         }
-        if let Some(i) = memchr::memrchr(b'\n', &bytes[..filled]) {
-            return Ok((filled, i + 1, false));
-        }
-        // One line longer than a part: read on until it ends.
-        let grown = bytes.len() * 2;
-        bytes.resize(grown, 0);
+        let mut bytes = vec![0; len];
+        read_exact_at(&self.file, &mut bytes, offset)?;
+        Ok(Bytes::from(bytes))
     }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parts(content: &[u8], part: usize) -> Vec<Fetched> {
+    fn fetched(files: &[(&str, &[u8])], part: usize) -> Vec<Fetched> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("log_data")).unwrap();
-        std::fs::write(dir.path().join("log_data/a.json"), content).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join("log_data").join(name), content).unwrap();
+        }
         let source = LocalSource::open(dir.path()).unwrap();
         let files = source.list("log_data").unwrap();
         let (tx, rx) = std::sync::mpsc::sync_channel(1000);
@@ -309,26 +358,57 @@ mod tests {
         rx.into_iter().map(|f| f.unwrap()).collect()
     }
 
-    #[test]
-    fn large_files_come_in_line_aligned_parts_that_rebuild_the_file() {
+    /// The parts of a file holding `content`, mapped or read.
+    fn parts_of(content: &[u8], part: usize, read: bool) -> Vec<Bytes> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        std::fs::write(&path, content).unwrap();
+        let mut parts = Parts::open(&path, part).unwrap();
+        parts.read = read;
+        std::iter::from_fn(|| parts.next_part().unwrap()).collect()
+    }
+
+    fn lines_and_a_long_tail() -> Vec<u8> {
         let mut content = Vec::new();
         for i in 0..200 {
             content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
         }
         content.extend_from_slice(&[b'x'; 300]); // a line longer than a part, with no final newline
-        let got = parts(&content, 64);
-        assert!(got.len() > 10);
-        let rebuilt: Vec<u8> = got.iter().flat_map(|f| f.bytes.clone()).collect();
-        assert_eq!(rebuilt, content);
-        for (i, part) in got.iter().enumerate() {
-            assert_eq!(part.starts_file, i == 0);
-            assert_eq!(part.index, 0);
-            if i + 1 < got.len() {
-                assert_eq!(part.bytes.last(), Some(&b'\n'), "part {i} ends a line");
+        content
+    }
+
+    #[test]
+    fn mapped_and_read_parts_are_line_aligned_and_rebuild_the_file() {
+        let content = lines_and_a_long_tail();
+        for read in [false, true] {
+            let got = parts_of(&content, 64, read);
+            assert!(got.len() > 10);
+            assert_eq!(got.concat(), content, "read: {read}");
+            for (i, part) in got.iter().enumerate() {
+                if i + 1 < got.len() {
+                    assert_eq!(part.last(), Some(&b'\n'), "part {i} ends a line");
+                }
             }
+            assert_eq!(got.last().map(|p| p.len()), Some(300));
+            assert_eq!(parts_of(&content, 1 << 20, read), [&content[..]]);
         }
-        let whole = parts(&content, 1 << 20);
-        assert_eq!(whole.len(), 1);
-        assert!(whole[0].starts_file);
+    }
+
+    #[test]
+    fn files_come_in_order_each_starting_once_and_empty_ones_too() {
+        let content = lines_and_a_long_tail();
+        let got = fetched(&[("a.json", &content), ("b.json", b"")], 64);
+        let (a, b): (Vec<&Fetched>, Vec<&Fetched>) = got.iter().partition(|f| f.index == 0);
+        assert_eq!(
+            a.iter()
+                .map(|f| f.bytes.to_vec())
+                .collect::<Vec<_>>()
+                .concat(),
+            content
+        );
+        assert!(a[0].starts_file && a[1..].iter().all(|f| !f.starts_file));
+        assert_eq!(b.len(), 1);
+        assert!(b[0].starts_file && b[0].bytes.is_empty());
+        assert_eq!(b[0].name, "log_data/b.json");
     }
 }

@@ -5,10 +5,11 @@
 //! large the input, only a few buffers are in flight at once.
 
 pub mod local;
-pub mod pool;
 pub mod s3;
 
 use std::sync::mpsc::SyncSender;
+
+use bytes::Bytes;
 
 /// Errors raised while listing or reading input.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +69,9 @@ pub struct Fetched {
     pub index: usize,
     /// The file's name, as in [`InputFile::name`].
     pub name: String,
-    /// The file's content, or a line-aligned part of it (see [`Source::fetch_lines`]).
-    pub bytes: Vec<u8>,
+    /// The file's content, or a line-aligned part of it (see [`Source::fetch_lines`]): read into
+    /// memory, or a read-only mapping of a local file.
+    pub bytes: Bytes,
     /// Whether `bytes` starts the file: false for the later parts of a file sent in parts.
     pub starts_file: bool,
 }
@@ -95,7 +97,7 @@ pub trait Source: Send + Sync {
     }
 
     /// Reads one whole file on the calling thread (decompressed).
-    fn read_one(&self, file: &InputFile) -> Result<Vec<u8>> {
+    fn read_one(&self, file: &InputFile) -> Result<Bytes> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.fetch(std::slice::from_ref(file), tx);
         match rx.recv() {
@@ -113,12 +115,6 @@ pub trait Source: Send + Sync {
     fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
         let _ = part;
         self.fetch(files, tx);
-    }
-
-    /// Hands back the buffer of a [`Fetched`] file the caller is done with, for the source to
-    /// read a later file into (see [`pool`]). Sources that cannot reuse it drop it.
-    fn recycle(&self, buffer: Vec<u8>) {
-        drop(buffer);
     }
 }
 

@@ -861,7 +861,7 @@ impl Inner {
         Ok(Fetched {
             index,
             name,
-            bytes,
+            bytes: bytes.into(),
             starts_file: true,
         })
     }

@@ -363,7 +363,7 @@ fn parse_all(
         let (fetch_tx, fetch_rx) = sync_channel(8);
         scope.spawn(move || source.fetch(files, fetch_tx));
         for item in fetch_rx.iter() {
-            let mut fetched = match item {
+            let fetched = match item {
                 Ok(f) => f,
                 Err(crate::source::Error::Gzip { path, source }) => {
                     let reason = format!("cannot decompress: {source}");
@@ -381,7 +381,7 @@ fn parse_all(
                     stats.records += parse_song_file(
                         &mut parser,
                         &fetched.name,
-                        &mut fetched.bytes,
+                        &fetched.bytes,
                         &mut stats.rejects,
                         |s| rows.push(song_row(s)),
                     );
@@ -390,7 +390,7 @@ fn parse_all(
                     let counts = parse_log(
                         &mut parser,
                         &fetched.name,
-                        &mut fetched.bytes,
+                        &fetched.bytes,
                         &mut stats.rejects,
                         |e| {
                             // The transform's rule: a song play must name its user.
