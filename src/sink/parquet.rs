@@ -5,10 +5,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatch;
-use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
-};
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::FieldRef;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
@@ -269,6 +268,11 @@ impl OpenFile {
     }
 }
 
+/// Rows of a column turned into Parquet leaves at a time: `compute_leaves` lists the index of every
+/// non-null row (8 bytes a row), which for a million-row batch is megabytes of fresh pages per
+/// column; a slice this size reuses a small, cached allocation.
+const LEAF_ROWS: usize = 1 << 16;
+
 /// Encodes `batch` into the row group's column `writers` (one per column: the tables are flat),
 /// the columns side by side on the rayon pool when `parallel`.
 fn encode_columns(
@@ -277,15 +281,23 @@ fn encode_columns(
     parallel: bool,
 ) -> parquet::errors::Result<()> {
     let schema = batch.schema();
-    let mut leaves = Vec::with_capacity(writers.len());
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        leaves.extend(compute_leaves(field, column)?);
-    }
-    let write = |(writer, leaf): (&mut ArrowColumnWriter, ArrowLeafColumn)| writer.write(&leaf);
+    let encode = |(writer, (field, column)): (&mut ArrowColumnWriter, (&FieldRef, &ArrayRef))| {
+        let mut at = 0;
+        while at < column.len() {
+            let rows = LEAF_ROWS.min(column.len() - at);
+            for leaf in compute_leaves(field, &column.slice(at, rows))? {
+                writer.write(&leaf)?;
+            }
+            at += rows;
+        }
+        Ok(())
+    };
+    let columns = schema.fields().iter().zip(batch.columns());
     if parallel {
-        writers.par_iter_mut().zip(leaves).try_for_each(write)
+        let columns: Vec<_> = columns.collect();
+        writers.par_iter_mut().zip(columns).try_for_each(encode)
     } else {
-        writers.iter_mut().zip(leaves).try_for_each(write)
+        writers.iter_mut().zip(columns).try_for_each(encode)
     }
 }
 
