@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Checks and reports one run of benches/compare/run.sh (called by it; not meant to be run alone).
 
-For each tool it reads what run.sh left in RUN_DIR (<tool>.wall, <tool>.time from `/usr/bin/time -v`,
-<tool>.rc, <tool>.stdout) and the Parquet tables in RUN_DIR/<tool>/, then:
+For each tool and round it reads what run.sh left in RUN_DIR (<tool>.<round>.wall, .time from
+`/usr/bin/time -v`, .rc, .stdout) and the Parquet tables of the last round in RUN_DIR/<tool>/, then:
+- takes the median wall and CPU time over the rounds, and the largest peak RSS;
 - counts the rows of every table and the matched songplays (non-null song_id);
 - fails (exit 1) when a peer's row count, matched count or column names/types differ from
   sparkify's, or when a tool failed; with --deep also when any table's contents differ
@@ -16,6 +17,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
 
 import duckdb
@@ -30,6 +32,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--data", required=True, help="input folder (song_data/, log_data/)")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--tools", required=True, help="space-separated; sparkify first")
+    p.add_argument("--runs", type=int, default=1, help="rounds run.sh made")
     p.add_argument("--md", required=True)
     p.add_argument("--deep", type=int, default=0)
     p.add_argument("--sparkify-version", default="")
@@ -97,20 +100,27 @@ def main() -> int:
     failures = []
     res = {}
     for tool in tools:
+        rounds = [os.path.join(a.run_dir, f"{tool}.{n}") for n in range(1, a.runs + 1)]
+        codes = [read(f"{at}.rc", "?").strip() for at in rounds]
+        walls = [wall_seconds(read(f"{at}.wall")) for at in rounds]
+        cpus = [cpu_seconds(read(f"{at}.time")) for at in rounds]
+        rsss = [peak_rss_mb(read(f"{at}.time")) for at in rounds]
+        failed = next((n for n, rc in enumerate(codes) if rc != "0"), None)
         r = {
-            "rc": read(os.path.join(a.run_dir, f"{tool}.rc"), "?").strip(),
-            "wall": wall_seconds(read(os.path.join(a.run_dir, f"{tool}.wall"))),
-            "rss": peak_rss_mb(read(os.path.join(a.run_dir, f"{tool}.time"))),
-            "cpu": cpu_seconds(read(os.path.join(a.run_dir, f"{tool}.time"))),
-            "out": last_json_line(read(os.path.join(a.run_dir, f"{tool}.stdout"))),
+            "rc": "0" if failed is None else codes[failed],
+            "walls": walls,
+            "wall": statistics.median(walls) if None not in walls else None,
+            "rss": max(rsss) if None not in rsss else None,
+            "cpu": statistics.median(cpus) if None not in cpus else None,
+            "out": last_json_line(read(f"{rounds[-1]}.stdout")),
             "rows": {},
             "schema": {},
             "matched": None,
         }
         res[tool] = r
-        if r["rc"] != "0":
-            err = read(os.path.join(a.run_dir, f"{tool}.stderr")).strip().splitlines()[-5:]
-            failures.append(f"{tool} exited with status {r['rc']}: " + " | ".join(err))
+        if failed is not None:
+            err = read(f"{rounds[failed]}.stderr").strip().splitlines()[-5:]
+            failures.append(f"{tool} (round {failed + 1}) exited with status {r['rc']}: " + " | ".join(err))
             continue
         for t in TABLES:
             g = glob(a.run_dir, tool, t)
@@ -175,7 +185,7 @@ def main() -> int:
 
     # ---- the table
     mb = in_bytes / 1e6
-    head = ["tool", "wall s", "MB/s", "CPU s", "peak RSS MB"] + TABLES + ["matched"]
+    head = ["tool", "wall s", "rounds' wall s", "MB/s", "CPU s", "peak RSS MB"] + TABLES + ["matched"]
     rows = []
     for tool in tools:
         r = res[tool]
@@ -184,6 +194,7 @@ def main() -> int:
             [
                 tool,
                 f"{w:.2f}" if w else "-",
+                " ".join(f"{x:.2f}" for x in r["walls"] if x is not None) or "-",
                 f"{mb / w:.0f}" if w and r["rc"] == "0" else "-",
                 f"{r['cpu']:.2f}" if r["cpu"] is not None else "-",
                 f"{r['rss']:.0f}" if r["rss"] else "-",
@@ -202,9 +213,11 @@ def main() -> int:
             w = res[tool]["wall"]
             if w and res[tool]["rc"] == "0":
                 rss = (res[tool]["rss"] or 0) / (ref["rss"] or 1)
+                rounds = " ".join(f"{p / s:.2f}x" for p, s in zip(res[tool]["walls"], ref["walls"]))
                 speedups.append(
                     f"sparkify speed-up vs {tool}: {w / ref['wall']:.2f}x "
-                    f"({tool} wall / sparkify wall); {tool} peak RSS = {rss:.1f}x sparkify's"
+                    f"({tool} median wall / sparkify median wall; round by round {rounds}); "
+                    f"{tool} peak RSS = {rss:.1f}x sparkify's"
                 )
     versions = {tool: res[tool]["out"].get("version", "") for tool in tools[1:]}
     versions["sparkify"] = a.sparkify_version.removeprefix("sparkify ")
@@ -244,6 +257,8 @@ def main() -> int:
         f"load average before the run: {a.load_before}",
         f"- versions: sparkify {versions['sparkify']} (git {a.git_rev}), "
         + ", ".join(f"{t} {v}" for t, v in versions.items() if t != "sparkify"),
+        f"- {a.runs} round(s), each running every tool once in turn; wall s and CPU s are each tool's "
+        "median over the rounds, peak RSS its largest",
         "- wall = the whole process (Python start-up and imports included), peak RSS = "
         "`/usr/bin/time -v` maximum resident set size (MB = 10^6 bytes), MB/s = input MB / wall s, "
         "CPU s = user + system seconds of all threads (less disturbed than wall by other jobs)",
@@ -257,8 +272,9 @@ def main() -> int:
     md += ["", f"Checks ({checks}): **{status}**"] + [f"- {f}" for f in failures]
     md += [
         "",
-        "Single run on a shared 2-core VM: read every figure as ±15% at best, and as meaningless "
-        "while other jobs load the machine (see the load average above).",
+        "On a shared 2-core VM a single run of a few seconds swings by ±15%: hence the rounds and "
+        "medians; every figure is meaningless while other jobs load the machine (see the load "
+        "average above).",
         "",
     ]
     with open(a.md, "w", encoding="utf-8") as f:

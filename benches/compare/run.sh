@@ -15,6 +15,9 @@
 #                      time) or the portable release build (0)
 #   PYTHON=python3     interpreter that creates the virtualenv
 #   DEEP=0|1           also compare full table contents with sparkify's (default: 1 for small)
+#   RUNS=3             rounds; each round runs every tool once, in turn, and the report takes each
+#                      tool's median wall and CPU time (one run of a few seconds on a shared VM
+#                      swings by ±15%; rounds interleave the tools so drift hits them alike)
 #   TOOLS="sparkify duckdb polars"   which tools run (sparkify always runs first: the reference)
 #   DATA_ROOT, OUT_ROOT   where data and outputs go (default benches/compare/.data, .out)
 #
@@ -30,6 +33,13 @@ default) SONGS=100000 EVENTS=2300000 ;;
 custom) : "${SONGS:?custom needs SONGS=…}" "${EVENTS:?custom needs EVENTS=…}" ;;
 *)
     echo "usage: $0 [small|default|custom]" >&2
+    exit 2
+    ;;
+esac
+RUNS="${RUNS:-3}"
+case "$RUNS" in
+'' | *[!0-9]* | 0)
+    echo "RUNS must be a positive number" >&2
     exit 2
     ;;
 esac
@@ -110,45 +120,49 @@ else
     say "reusing $DATA ($STAMP)"
 fi
 
-# 4. the runs, one after the other, page cache warmed first so no tool pays for a cold read
+# 4. the runs, in rounds, page cache warmed first so no tool pays for a cold read
 say "warming the page cache"
 find "$DATA/log_data" "$DATA/song_data" -type f -print0 | xargs -0 cat >/dev/null
 mkdir -p "$OUT"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-run() { # run NAME CMD…: wall-clock stamps, /usr/bin/time -v, exit status, stdout/stderr into $OUT
-    local name="$1" start end rc
-    shift
+run() { # run NAME ROUND CMD…: wall-clock stamps, /usr/bin/time -v, exit status, stdout/stderr into $OUT
+    local name="$1" round="$2" start end rc
+    shift 2
+    local at="$OUT/$name.$round"
     rm -rf "${OUT:?}/$name"
-    say "$name: $*"
+    say "$name (round $round/$RUNS): $*"
     start="$EPOCHREALTIME"
     set +e
-    /usr/bin/time -v -o "$OUT/$name.time" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr"
+    /usr/bin/time -v -o "$at.time" "$@" >"$at.stdout" 2>"$at.stderr"
     rc=$?
     set -e
     end="$EPOCHREALTIME"
-    echo "$start $end" >"$OUT/$name.wall"
-    echo "$rc" >"$OUT/$name.rc"
-    echo "   exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f s", b - a }'), $(grep -o 'Maximum resident set size.*' "$OUT/$name.time")" >&2
-    [ "$rc" = 0 ] || tail -n 5 "$OUT/$name.stderr" >&2
+    echo "$start $end" >"$at.wall"
+    echo "$rc" >"$at.rc"
+    echo "   exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f s", b - a }'), $(grep -o 'Maximum resident set size.*' "$at.time")" >&2
+    [ "$rc" = 0 ] || tail -n 5 "$at.stderr" >&2
 }
 
-for tool in $TOOLS; do
-    case "$tool" in
-    sparkify) (cd "$OUT" && run sparkify "$BIN" etl --input "$DATA" --output "$OUT/sparkify" --target local --json) ;;
-    duckdb) run duckdb "$PY" "$HERE/duckdb_etl.py" "$DATA" "$OUT/duckdb" ;;
-    polars) run polars "$PY" "$HERE/polars_etl.py" "$DATA" "$OUT/polars" ;;
-    *)
-        echo "error: unknown tool $tool" >&2
-        exit 2
-        ;;
-    esac
+rm -f "$OUT"/*.wall "$OUT"/*.time "$OUT"/*.rc "$OUT"/*.stdout "$OUT"/*.stderr
+for round in $(seq 1 "$RUNS"); do
+    for tool in $TOOLS; do
+        case "$tool" in
+        sparkify) (cd "$OUT" && run sparkify "$round" "$BIN" etl --input "$DATA" --output "$OUT/sparkify" --target local --json) ;;
+        duckdb) run duckdb "$round" "$PY" "$HERE/duckdb_etl.py" "$DATA" "$OUT/duckdb" ;;
+        polars) run polars "$round" "$PY" "$HERE/polars_etl.py" "$DATA" "$OUT/polars" ;;
+        *)
+            echo "error: unknown tool $tool" >&2
+            exit 2
+            ;;
+        esac
+    done
 done
 
 # 5. checks and the report
 say "checking the outputs against sparkify's${DEEP:+ (deep=$DEEP)}"
 "$PY" "$HERE/report.py" --size "$SIZE" --params "$PARAMS" --data "$DATA" --run-dir "$OUT" \
-    --tools "$TOOLS" --md "$HERE/results-$SIZE.md" --deep "$DEEP" \
+    --tools "$TOOLS" --runs "$RUNS" --md "$HERE/results-$SIZE.md" --deep "$DEEP" \
     --sparkify-version "$SPARKIFY_VERSION ($BUILD)" \
     --git-rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
     --load-before "$LOAD_BEFORE"
