@@ -3,10 +3,10 @@
 //! Song files are parsed first and become the in-memory catalogue (from a local disk each parse
 //! worker reads its own files; from S3 a reader keeps many requests in flight). Log files then stream
 //! through in input order: a reader thread fetches them (in 16 MB line-aligned parts, mapped from a
-//! local disk) into a bounded channel, rayon workers parse a group at a time, cut into 4 MB pieces (matching
-//! plays and giving them ids), and a writer thread deduplicates the plays and encodes Parquet while
-//! the next group parses. Memory holds the catalogue, the users, the play ids and start times and a
-//! few groups of input — never the whole input.
+//! local disk) into a bounded channel, rayon workers parse a group at a time, cut into 4 MB pieces
+//! (matching plays and giving them ids), and a writer thread deduplicates the plays and encodes
+//! Parquet while the next group parses. Memory holds the catalogue, the users, the play ids and
+//! start times and a few groups of input — never the whole input.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};

@@ -98,8 +98,8 @@ impl JsonParser {
     }
 }
 
-/// Walks the lines of a buffer. Strips a UTF-8 BOM at the start
-/// of a file and CR before LF, skips blank lines and tolerates a missing final newline.
+/// Walks the lines of a buffer. Strips a UTF-8 BOM at the start of a file and CR before LF, skips
+/// blank lines and tolerates a missing final newline.
 #[derive(Debug)]
 pub(crate) struct LineCursor {
     pos: usize,

@@ -88,8 +88,8 @@ impl LocalSource {
     }
 }
 
-/// Reads the whole file at `path`, which was listed with `listed` bytes, in as few system calls as possible (open, one read, close for an unchanged file: 100k song files
-/// make this count).
+/// Reads the whole file at `path`, which was listed with `listed` bytes, in as few system calls as
+/// possible (open, one read, close for an unchanged file: 100k song files make this count).
 ///
 /// `std::fs::read` also asks for the file's size and position first and reads once more to see the
 /// end. Here the listed size stands in for the size, and a read that stops short at exactly that size
@@ -315,8 +315,8 @@ impl Parts {
         let too_long = || std::io::Error::other("file part does not fit in memory");
         let len = usize::try_from(len).map_err(|_| too_long())?;
         if !self.read {
-            // Safety: the mapping is read-only and private to this process; the file must not be
-            // truncated while it is read (see the module documentation).
+            // Safety: the mapping is read-only and only ever read as bytes; what another program
+            // could do to the file meanwhile (truncate it: SIGBUS) is in the module documentation.
             let mapped = unsafe { MmapOptions::new().offset(offset).len(len).map(&self.file) };
             match mapped {
                 Ok(map) => return Ok(Bytes::from_owner(map)),
@@ -398,6 +398,7 @@ mod tests {
     fn files_come_in_order_each_starting_once_and_empty_ones_too() {
         let content = lines_and_a_long_tail();
         let got = fetched(&[("a.json", &content), ("b.json", b"")], 64);
+        assert!(got.windows(2).all(|w| w[0].index <= w[1].index));
         let (a, b): (Vec<&Fetched>, Vec<&Fetched>) = got.iter().partition(|f| f.index == 0);
         assert_eq!(
             a.iter()
