@@ -191,8 +191,9 @@ impl Source for LocalSource {
         });
     }
 
-    /// Uncompressed files are mapped a part of about `part` bytes at a time, each cut after its
-    /// last line break (the rest starts the next part); compressed ones are read whole.
+    /// Uncompressed regular files are mapped a part of about `part` bytes at a time, each cut
+    /// after its last line break (the rest starts the next part); compressed ones, and anything
+    /// that is not a regular file (a named pipe, say), are read whole until they end.
     fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
         for (index, file) in files.iter().enumerate() {
             let sent = if file.name.ends_with(".gz") {
@@ -233,7 +234,8 @@ impl LocalSource {
             source,
         };
         let mut parts = match Parts::open(&path, part) {
-            Ok(parts) => parts,
+            Ok(Some(parts)) => parts,
+            Ok(None) => return tx.send(self.read_whole(index, file)).is_ok(),
             Err(e) => return tx.send(Err(io_err(e))).is_ok(),
         };
         let mut starts_file = true;
@@ -274,16 +276,23 @@ struct Parts {
 }
 
 impl Parts {
-    fn open(path: &Path, part: usize) -> std::io::Result<Self> {
+    /// The parts of the file at `path`; `None` when it is not a regular file, whose size says
+    /// nothing of its content.
+    fn open(path: &Path, part: usize) -> std::io::Result<Option<Self>> {
+        // Asked before opening: opening a named pipe waits for its writer, and it must be opened
+        // only once, by whoever reads it.
+        if !std::fs::metadata(path)?.is_file() {
+            return Ok(None);
+        }
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(Self {
+        Ok(Some(Self {
             file,
             len,
             pos: 0,
             part: part.max(1),
             read: false,
-        })
+        }))
     }
 
     /// The next part, ending after its last line break (or at the end of the file); `None` at the
@@ -363,7 +372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");
         std::fs::write(&path, content).unwrap();
-        let mut parts = Parts::open(&path, part).unwrap();
+        let mut parts = Parts::open(&path, part).unwrap().unwrap();
         parts.read = read;
         std::iter::from_fn(|| parts.next_part().unwrap()).collect()
     }
@@ -411,5 +420,37 @@ mod tests {
         assert_eq!(b.len(), 1);
         assert!(b[0].starts_file && b[0].bytes.is_empty());
         assert_eq!(b[0].name, "log_data/b.json");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_read_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("log_data")).unwrap();
+        let pipe = dir.path().join("log_data/live.json");
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
+        let source = LocalSource::open(dir.path()).unwrap();
+        let files = source.list("log_data").unwrap();
+        assert_eq!(files.len(), 1);
+        let content = lines_and_a_long_tail();
+        let writer = {
+            let (pipe, content) = (pipe.clone(), content.clone());
+            std::thread::spawn(move || std::fs::write(pipe, content).unwrap())
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
+        let reader = std::thread::spawn(move || source.fetch_lines(&files, 64, tx));
+        // A timeout rather than a hang should the pipe ever be opened twice again (the second
+        // open would wait for a writer forever).
+        let wait = std::time::Duration::from_secs(30);
+        let got = rx.recv_timeout(wait).expect("the pipe's content").unwrap();
+        assert_eq!(got.bytes, content);
+        assert!(got.starts_file);
+        assert!(
+            rx.recv_timeout(wait).is_err(),
+            "one piece only, then the end"
+        );
+        writer.join().unwrap();
+        reader.join().unwrap();
     }
 }
