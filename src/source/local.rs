@@ -256,9 +256,6 @@ impl LocalSource {
             if tx.send(Ok(fetched)).is_err() {
                 return false;
             }
-            if parts.pos == parts.len {
-                return true;
-            }
             starts_file = false;
         }
     }
