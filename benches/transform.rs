@@ -15,9 +15,11 @@ fn catalog(root: &std::path::Path) -> SongCatalog {
     let mut parser = JsonParser::default();
     let mut builder = CatalogBuilder::default();
     let mut rejects = Vec::new();
-    for (i, (name, bytes)) in common::read_all(root, "song_data").into_iter().enumerate() {
+    for (name, bytes) in common::read_all(root, "song_data") {
+        let mut object = 0;
         parse_song_file(&mut parser, &name, &bytes, &mut rejects, |s| {
-            builder.push(s, i as u64)
+            builder.push(s, &name, object);
+            object += 1;
         });
     }
     let (batch, _) = builder.finish().expect("catalogue batch");

@@ -25,15 +25,27 @@ impl Progress {
 
     /// A bar counting `len` files for `stage`.
     pub fn files(&self, stage: &str, len: u64) -> ProgressBar {
-        if !self.enabled {
-            return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-        }
-        let bar = ProgressBar::new(len);
-        let style = ProgressStyle::with_template(
+        self.bar(
+            stage,
+            Some(len),
             "{prefix:>8} [{bar:30}] {pos}/{len} files {msg} {elapsed}",
         )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    }
+
+    /// A count of the files done for `stage`, for files read as they are listed (their number is
+    /// not known ahead).
+    pub fn counter(&self, stage: &str) -> ProgressBar {
+        self.bar(stage, None, "{prefix:>8} {pos} files {msg} {elapsed}")
+    }
+
+    fn bar(&self, stage: &str, len: Option<u64>, template: &str) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
+        }
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(template)
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(stage.to_string());
         bar

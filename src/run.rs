@@ -1,19 +1,22 @@
 //! The transform run: source → parse → transform → Parquet, streamed.
 //!
-//! Song files are parsed first and become the in-memory catalogue (from a local disk each parse
-//! worker reads its own files; from S3 a reader keeps many requests in flight). Log files then stream
-//! through in input order: a reader thread fetches them (in 16 MB line-aligned parts, mapped from a
-//! local disk) into a bounded channel, rayon workers parse a group at a time, cut into 4 MB pieces
-//! (matching plays and giving them ids), and a writer thread deduplicates the plays and encodes
-//! Parquet while the next group parses. Memory holds the catalogue, the users, the play ids and
-//! start times and a few groups of input — never the whole input.
+//! Song files are parsed first and become the in-memory catalogue (from a local disk the parse
+//! workers read each folder's files as they list it; from S3 a reader keeps many requests in
+//! flight). Log files then stream through in input order: a reader thread fetches them (in 16 MB
+//! line-aligned parts, mapped from a local disk) into a bounded channel, rayon workers parse a
+//! group at a time, cut into 4 MB pieces (matching plays and giving them ids), and a writer thread
+//! deduplicates the plays and encodes Parquet while the next group parses. Memory holds the
+//! catalogue, the users, the play ids and start times and a few groups of input — never the whole
+//! input.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
+use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::parse::event::{parse_log_piece, LineCounts};
@@ -68,22 +71,17 @@ pub fn transform(
     let mut cuts = Truncations::default();
 
     let started = Instant::now();
-    let (song_files, log_files) = crate::source::list_input(source)?;
-    summary.song_files = song_files.len() as u64;
+    let log_files = source.list("log_data")?;
     summary.log_files = log_files.len() as u64;
     summary
         .stages
         .push(("list".into(), started.elapsed().as_secs_f64()));
 
     let started = Instant::now();
-    let catalog = read_catalog(
-        source,
-        &song_files,
-        progress,
-        &mut summary,
-        &mut rejects,
-        &mut cuts,
-    )?;
+    let catalog = read_catalog(source, progress, &mut summary, &mut rejects, &mut cuts)?;
+    if summary.song_files == 0 && log_files.is_empty() {
+        return Err(crate::source::no_input(source).into());
+    }
     summary.duplicate_songs = catalog.duplicate_songs;
     summary
         .stages
@@ -267,94 +265,98 @@ struct SongFold {
     parser: JsonParser,
     builder: CatalogBuilder,
     rejects: Vec<Reject>,
+    files: u64,
     /// Song records seen (accepted or rejected).
     records: u64,
     bytes: u64,
 }
 
 impl SongFold {
-    fn parse(mut self, f: Fetched) -> Self {
-        let mut object = 0u64;
-        self.bytes += f.bytes.len() as u64;
+    /// Parses the song file `name` into the catalogue, or rejects it when it could not be
+    /// decompressed (as one rejected record).
+    fn parse(&mut self, name: &str, bytes: crate::source::Result<Bytes>) -> Result<()> {
+        self.files += 1;
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(crate::source::Error::Gzip { path, source }) => {
+                let reason = format!("cannot decompress: {source}");
+                self.records += 1;
+                self.rejects.push(Reject::new(&path, 0, reason, b""));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut object = 0u32;
+        self.bytes += bytes.len() as u64;
         let builder = &mut self.builder;
-        self.records += parse_song_file(
-            &mut self.parser,
-            &f.name,
-            &f.bytes,
-            &mut self.rejects,
-            |song| {
-                builder.push(song, ((f.index as u64) << 20) | object);
-                object += 1;
-            },
-        );
-        self
-    }
-
-    /// A file that is not valid gzip: one rejected record.
-    fn unreadable(mut self, reject: Reject) -> Self {
-        self.records += 1;
-        self.rejects.push(reject);
-        self
+        self.records +=
+            parse_song_file(&mut self.parser, name, &bytes, &mut self.rejects, |song| {
+                builder.push(song, name, object);
+                object = object.saturating_add(1);
+            });
+        Ok(())
     }
 }
 
+/// Reads and parses every song file into the catalogue: on the parse workers as they list the
+/// folders when the source can ([`Source::read_all`]), else listed, then fetched ahead of them.
 fn read_catalog(
     source: &dyn Source,
-    files: &[InputFile],
     progress: &Progress,
     summary: &mut RunSummary,
     rejects: &mut Vec<Reject>,
     cuts: &mut Truncations,
 ) -> Result<SongCatalog> {
-    let bar = progress.files("songs", files.len() as u64);
-    let folds = if source.reads_cheaply() {
-        // Each worker opens, reads and parses its own files: song files are tiny, so the work is
-        // mostly system calls, best spread over every core with no hand-off between threads.
-        let folds = files
-            .par_iter()
-            .enumerate()
-            .with_min_len(256)
-            .try_fold(SongFold::default, |fold, (index, file)| {
-                bar.inc(1);
-                match source.read_one(file) {
-                    Ok(bytes) => Ok(fold.parse(Fetched {
-                        index,
-                        name: file.name.clone(),
-                        bytes,
-                        starts_file: true,
-                    })),
-                    Err(crate::source::Error::Gzip { path, source }) => {
-                        let reason = format!("cannot decompress: {source}");
-                        Ok(fold.unreadable(Reject::new(&path, 0, reason, b"")))
-                    }
-                    Err(e) => Err(Error::from(e)),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        bar.finish_and_clear();
-        folds
-    } else {
-        let mut folds = Vec::new();
-        let unreadable = in_groups(source, files, None, &bar, |group| {
-            let group_folds: Vec<SongFold> = group
-                .into_par_iter()
-                .fold(SongFold::default, SongFold::parse)
-                .collect();
-            folds.extend(group_folds);
-            Ok(())
-        })?;
-        summary.song_records += unreadable.len() as u64;
-        rejects.extend(unreadable);
-        folds
+    // One fold per pool thread; each thread only ever locks its own.
+    let folds: Vec<Mutex<SongFold>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::default())
+        .collect();
+    let fold = || {
+        let at = rayon::current_thread_index().unwrap_or(0) % folds.len();
+        folds[at].lock().unwrap_or_else(PoisonError::into_inner)
     };
+    let bar = progress.counter("songs");
+    let failed = Mutex::new(None);
+    let read_all = source.read_all("song_data", &|name, bytes| {
+        bar.inc(1);
+        if let Err(e) = fold().parse(name, bytes) {
+            failed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(e);
+        }
+    });
+    match read_all {
+        Some(read) => read?,
+        None => {
+            let files = source.list("song_data")?;
+            let unreadable = in_groups(source, &files, None, &bar, |group| {
+                group
+                    .into_par_iter()
+                    .try_for_each(|f| fold().parse(&f.name, Ok(f.bytes)))
+            })?;
+            let mut fold = fold();
+            for reject in unreadable {
+                fold.files += 1;
+                fold.records += 1;
+                fold.rejects.push(reject);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(e) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(e);
+    }
     let mut parts = Vec::with_capacity(folds.len());
-    for mut fold in folds {
+    for fold in folds {
+        let fold = fold.into_inner().unwrap_or_else(PoisonError::into_inner);
         let (batch, c) = fold.builder.finish()?;
         parts.push(batch);
         cuts.merge(&c);
+        summary.song_files += fold.files;
         summary.song_records += fold.records;
         summary.input_bytes += fold.bytes;
-        rejects.append(&mut fold.rejects);
+        rejects.extend(fold.rejects);
     }
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(SongCatalog::build(parts)?)

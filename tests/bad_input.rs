@@ -118,6 +118,82 @@ fn pretty_and_concatenated_song_objects_are_read() {
     assert_eq!(songs.num_rows(), 71);
 }
 
+/// The title the `songs` table holds for `song_id`.
+fn song_title(out: &Path, song_id: &str) -> String {
+    let songs = read_table(out, "songs");
+    let ids = col::<StringArray>(&songs, "song_id");
+    let row = (0..songs.num_rows()).find(|&i| ids.value(i) == song_id);
+    col::<StringArray>(&songs, "title")
+        .value(row.expect("the song"))
+        .to_string()
+}
+
+#[test]
+fn a_repeated_song_id_keeps_the_first_file_by_name_whatever_its_folder() {
+    // Song files are read as their folders are listed, on several threads: the winner must not
+    // depend on which thread got there first, only on the file names.
+    let tmp = input();
+    let song = "song_data/A/B/C/TRABCAJ12903CDFCC2.json";
+    let text = std::fs::read_to_string(tmp.path().join("in").join(song)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (id, title) = (v["song_id"].as_str().unwrap(), v["title"].as_str().unwrap());
+    let retitled = |t: &str| {
+        text.replace(
+            &format!("\"title\": \"{title}\""),
+            &format!("\"title\": \"{t}\""),
+        )
+    };
+    for (file, t) in [
+        ("song_data/B/later.json", "in a later folder"),
+        ("song_data/A/A/C/zzz.json", "first by name"),
+        ("song_data/A/B/C/TRABCAJ12903CDFCC2X.json", "a longer name"),
+    ] {
+        let path = tmp.path().join("in").join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, retitled(t)).unwrap();
+    }
+    let s = etl_json(tmp.path(), &[]);
+    assert_eq!(
+        (s["song_files"].as_u64(), s["duplicate_songs"].as_u64()),
+        (Some(74), Some(3))
+    );
+    assert_eq!(song_title(&tmp.path().join("out"), id), "first by name");
+}
+
+#[test]
+fn gzipped_song_files_are_read_and_a_corrupt_one_is_one_reject() {
+    use std::io::Write;
+    let tmp = input();
+    let song = tmp
+        .path()
+        .join("in/song_data/A/A/A/TRAAAAW128F429D538.json");
+    let bytes = std::fs::read(&song).unwrap();
+    std::fs::remove_file(&song).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    std::fs::write(song.with_extension("json.gz"), gz.finish().unwrap()).unwrap();
+    let broken = tmp.path().join("in/song_data/A/B/broken.json.gz");
+    std::fs::write(broken, b"\x1f\x8bnot gzip").unwrap();
+    let s = etl_json(tmp.path(), &["--max-bad-records", "1"]);
+    assert_eq!(
+        (s["song_files"].as_u64(), s["rejected"].as_u64()),
+        (Some(72), Some(1))
+    );
+    assert_eq!(s["song_records"], 72);
+    let r = &rejects(tmp.path(), "out")[0];
+    assert_eq!(r["file"], "song_data/A/B/broken.json.gz");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot decompress"),
+        "{r}"
+    );
+    let out = tmp.path().join("out");
+    assert_eq!(song_title(&out, "SOMZWCG12A8C13C480"), "I Didn't Mean To");
+    assert_eq!(read_table(&out, "songs").num_rows(), 71);
+}
+
 #[test]
 fn numbers_where_text_is_expected_become_text() {
     let tmp = input();

@@ -43,63 +43,116 @@ impl LocalSource {
     }
 
     /// Lists the input files under `dir` (named `rel`), walking sub-folders in parallel: listing
-    /// 100k song files is one `statx` each, and two cores halve it.
+    /// many files is one `statx` each, and two cores halve it.
     fn walk(&self, dir: &Path, rel: &str) -> Result<Vec<InputFile>> {
-        let io_err = |source| Error::Io {
-            path: dir.display().to_string(),
-            source,
-        };
-        let mut files = Vec::new();
-        let mut folders = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io_err)? {
-            let entry = entry.map_err(io_err)?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') {
-                continue; // editor and notebook leftovers such as .ipynb_checkpoints
-            }
-            let rel_name = format!("{rel}/{name}");
-            let kind = entry.file_type().map_err(io_err)?;
-            if kind.is_dir() {
-                folders.push((entry.path(), rel_name));
-            } else if is_input_name(name) {
-                let size = entry.metadata().map_err(io_err)?.len();
-                files.push(InputFile {
-                    name: rel_name,
-                    size,
-                });
-            }
+        let FolderEntries { files, folders } = folder_entries(dir, rel)?;
+        let mut listed = Vec::with_capacity(files.len());
+        for (entry, name) in files {
+            let size = entry.metadata().map_err(|source| Error::Io {
+                path: entry.path().display().to_string(),
+                source,
+            })?;
+            listed.push(InputFile {
+                name,
+                size: size.len(),
+            });
         }
         let nested: Vec<Vec<InputFile>> = folders
             .par_iter()
             .map(|(path, rel_name)| self.walk(path, rel_name))
             .collect::<Result<_>>()?;
-        files.extend(nested.into_iter().flatten());
-        Ok(files)
+        listed.extend(nested.into_iter().flatten());
+        Ok(listed)
+    }
+
+    /// [`Source::read_all`] for the folder `dir` (named `rel`): its files, each read as soon as
+    /// the folder is listed (what the kernel looked up for the listing is still in the caches),
+    /// then its sub-folders in parallel.
+    fn read_folder(
+        &self,
+        dir: &Path,
+        rel: &str,
+        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+    ) -> Result<()> {
+        let FolderEntries { files, folders } = folder_entries(dir, rel)?;
+        for (entry, name) in files {
+            let path = entry.path();
+            let read = File::open(&path)
+                .and_then(|file| {
+                    let size = file.metadata()?.len();
+                    read_sized(file, size)
+                })
+                .map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            match read.and_then(|bytes| decode(&name, bytes)) {
+                Ok(bytes) => each(&name, Ok(Bytes::from(bytes))),
+                Err(e @ Error::Gzip { .. }) => each(&name, Err(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        folders
+            .par_iter()
+            .try_for_each(|(path, rel_name)| self.read_folder(path, rel_name, each))
     }
 
     fn read(&self, file: &InputFile) -> Result<Bytes> {
         let path = self.root.join(&file.name);
-        let bytes = read_listed(&path, file.size).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = File::open(&path)
+            .and_then(|f| read_sized(f, file.size))
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         decode(&file.name, bytes).map(Bytes::from)
     }
 }
 
-/// Reads the whole file at `path`, which was listed with `listed` bytes, in as few system calls as
-/// possible (open, one read, close for an unchanged file: 100k song files make this count).
+/// What a folder holds for a run, each entry with its name relative to the input root.
+struct FolderEntries {
+    /// Input files, by [`is_input_name`].
+    files: Vec<(std::fs::DirEntry, String)>,
+    folders: Vec<(PathBuf, String)>,
+}
+
+/// The input files and the sub-folders of `dir`, named below `rel`. Hidden entries are skipped:
+/// editor and notebook leftovers such as `.ipynb_checkpoints`.
+fn folder_entries(dir: &Path, rel: &str) -> Result<FolderEntries> {
+    let io_err = |source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel_name = format!("{rel}/{name}");
+        if entry.file_type().map_err(io_err)?.is_dir() {
+            folders.push((entry.path(), rel_name));
+        } else if is_input_name(name) {
+            files.push((entry, rel_name));
+        }
+    }
+    Ok(FolderEntries { files, folders })
+}
+
+/// Reads the whole of the open file `f`, expected to hold `expected` bytes, in as few system calls
+/// as possible (one read for an unchanged file: 100k song files make this count).
 ///
 /// `std::fs::read` also asks for the file's size and position first and reads once more to see the
-/// end. Here the listed size stands in for the size, and a read that stops short at exactly that size
-/// is the end of a regular file; a file that grew or shrank since listing is read until `read`
+/// end. Here the expected size stands in for the size, and a read that stops short at exactly that
+/// size is the end of a regular file; a file that grew or shrank meanwhile is read until `read`
 /// returns 0, so the content is always whole.
-fn read_listed(path: &Path, listed: u64) -> std::io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    let listed = usize::try_from(listed).unwrap_or(usize::MAX / 2);
+fn read_sized(mut f: File, expected: u64) -> std::io::Result<Vec<u8>> {
+    let expected = usize::try_from(expected).unwrap_or(usize::MAX / 2);
     // One spare byte so an unchanged file ends in a short read.
-    let mut bytes = vec![0; listed.saturating_add(1)];
+    let mut bytes = vec![0; expected.saturating_add(1)];
     let mut filled = 0;
     loop {
         if filled == bytes.len() {
@@ -111,7 +164,7 @@ fn read_listed(path: &Path, listed: u64) -> std::io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         };
         filled += n;
-        if n == 0 || (filled == listed && filled < bytes.len()) {
+        if n == 0 || (filled == expected && filled < bytes.len()) {
             break;
         }
     }
@@ -124,12 +177,16 @@ impl Source for LocalSource {
         self.root.display().to_string()
     }
 
-    fn reads_cheaply(&self) -> bool {
-        true
-    }
-
-    fn read_one(&self, file: &InputFile) -> Result<Bytes> {
-        self.read(file)
+    fn read_all(
+        &self,
+        dir: &str,
+        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+    ) -> Option<Result<()>> {
+        let path = self.root.join(dir);
+        Some(match path.is_dir() {
+            true => self.read_folder(&path, dir, each),
+            false => Ok(()),
+        })
     }
 
     fn list(&self, dir: &str) -> Result<Vec<InputFile>> {

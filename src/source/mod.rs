@@ -89,24 +89,22 @@ pub trait Source: Send + Sync {
     /// receiver hangs up. Blocks until done; call it on a thread of its own.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>);
 
-    /// Whether reading one file on the calling thread ([`Source::read_one`]) costs no more than a
-    /// few system calls (a local disk), so parse workers may read their own files. A source that
-    /// must keep many requests in flight to hide latency (S3) says no.
-    fn reads_cheaply(&self) -> bool {
-        false
-    }
-
-    /// Reads one whole file on the calling thread (decompressed).
-    fn read_one(&self, file: &InputFile) -> Result<Bytes> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.fetch(std::slice::from_ref(file), tx);
-        match rx.recv() {
-            Ok(fetched) => fetched.map(|f| f.bytes),
-            Err(_) => Err(Error::Io {
-                path: file.name.clone(),
-                source: std::io::Error::other("the source sent nothing"),
-            }),
-        }
+    /// Lists and reads every input file under `dir` in one pass on the rayon pool, calling `each`
+    /// with each file's name and (decompressed) bytes on the worker that read it, in no particular
+    /// order; `None` when the source cannot, and the caller lists, then fetches.
+    ///
+    /// A local disk can: reading a folder's files as soon as it is listed, with no listing pass
+    /// that looks up every file once more, is what makes 100k small song files cheap. A source that
+    /// must keep many requests in flight to hide latency (S3) cannot. A file that cannot be
+    /// decompressed reaches `each` as its error ([`Error::Gzip`], for the caller to reject); any
+    /// other error stops the walk and is returned.
+    fn read_all(
+        &self,
+        dir: &str,
+        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+    ) -> Option<Result<()>> {
+        let _ = (dir, each);
+        None
     }
 
     /// [`Source::fetch`] for files of lines: a source may send a large file as consecutive parts
@@ -123,11 +121,16 @@ pub fn list_input(source: &dyn Source) -> Result<(Vec<InputFile>, Vec<InputFile>
     let song_files = source.list("song_data")?;
     let log_files = source.list("log_data")?;
     if song_files.is_empty() && log_files.is_empty() {
-        return Err(Error::Empty {
-            path: format!("{}/{{song_data,log_data}}", source.describe()),
-        });
+        return Err(no_input(source));
     }
     Ok((song_files, log_files))
+}
+
+/// The error for an input with neither song nor log files.
+pub fn no_input(source: &dyn Source) -> Error {
+    Error::Empty {
+        path: format!("{}/{{song_data,log_data}}", source.describe()),
+    }
 }
 
 /// Whether a file name is input data (`.json`, or `.json.gz` to be decompressed).

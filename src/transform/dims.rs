@@ -4,8 +4,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Builder, Int32Builder, RecordBatch, StringArray, UInt64Array,
-    UInt64Builder,
+    Array, ArrayRef, Float64Builder, Int32Builder, RecordBatch, StringArray, StringBuilder,
+    UInt32Builder, UInt64Array,
 };
 use arrow::compute::{concat, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -31,7 +31,10 @@ pub struct CatalogBuilder {
     artist_location: TextColumn,
     latitude: Float64Builder,
     longitude: Float64Builder,
-    order: UInt64Builder,
+    /// Each record's file and its position there: of the records of one `song_id`, the first
+    /// file by name and the first record in it wins (files are read in any order).
+    file: StringBuilder,
+    object: UInt32Builder,
 }
 
 impl Default for CatalogBuilder {
@@ -47,7 +50,8 @@ impl Default for CatalogBuilder {
             artist_location: TextColumn::new(&ARTISTS.columns[2], rows),
             latitude: Float64Builder::with_capacity(rows),
             longitude: Float64Builder::with_capacity(rows),
-            order: UInt64Builder::with_capacity(rows),
+            file: StringBuilder::with_capacity(rows, rows * 48),
+            object: UInt32Builder::with_capacity(rows),
         }
     }
 }
@@ -65,13 +69,14 @@ fn catalog_schema() -> SchemaRef {
         t("artist_location"),
         f("latitude"),
         f("longitude"),
-        Field::new("order", DataType::UInt64, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("object", DataType::UInt32, false),
     ]))
 }
 
 impl CatalogBuilder {
-    /// Appends one song; `order` ranks it in input order (earlier files first).
-    pub fn push(&mut self, song: &Song<'_>, order: u64) {
+    /// Appends one song, the `object`-th record of the input file named `file`.
+    pub fn push(&mut self, song: &Song<'_>, file: &str, object: u32) {
         self.song_id.append(Some(&song.song_id));
         self.title.append(song.title.as_deref());
         self.artist_id.append(Some(&song.artist_id));
@@ -81,7 +86,8 @@ impl CatalogBuilder {
         self.artist_location.append(song.artist_location.as_deref());
         self.latitude.append_option(song.artist_latitude);
         self.longitude.append_option(song.artist_longitude);
-        self.order.append_value(order);
+        self.file.append_value(file);
+        self.object.append_value(object);
     }
 
     /// The rows so far as one batch, and the text cuts made.
@@ -102,7 +108,8 @@ impl CatalogBuilder {
             Arc::new(self.artist_location.finish()),
             Arc::new(self.latitude.finish()),
             Arc::new(self.longitude.finish()),
-            Arc::new(self.order.finish()),
+            Arc::new(self.file.finish()),
+            Arc::new(self.object.finish()),
         ];
         Ok((RecordBatch::try_new(catalog_schema(), columns)?, cuts))
     }
@@ -164,17 +171,24 @@ fn key_hash(title: &str, artist: &str) -> u64 {
 
 impl SongCatalog {
     /// Builds the catalogue from the parse workers' batches: one row per `song_id` (the first in input
-    /// order), and one artist per `artist_id` taken from its smallest `song_id`.
+    /// order: files by name, records in file order), and one artist per `artist_id` taken from its
+    /// smallest `song_id`.
     pub fn build(parts: Vec<RecordBatch>) -> Result<Self, ArrowError> {
         let all = concat_columns(&catalog_schema(), &parts)?;
         drop(parts);
         let song_ids = str_col(&all, 0);
-        let order = arrow::array::as_primitive_array::<arrow::datatypes::UInt64Type>(all.column(9));
+        let files = str_col(&all, 9);
+        let objects =
+            arrow::array::as_primitive_array::<arrow::datatypes::UInt32Type>(all.column(10));
         // Row numbers by (song_id, input order); the first row of each song_id is kept.
         let mut unique: Vec<u64> = (0..all.num_rows() as u64).collect();
         unique.par_sort_unstable_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
-            (song_ids.value(a), order.value(a)).cmp(&(song_ids.value(b), order.value(b)))
+            song_ids
+                .value(a)
+                .cmp(song_ids.value(b))
+                .then_with(|| files.value(a).cmp(files.value(b)))
+                .then_with(|| objects.value(a).cmp(&objects.value(b)))
         });
         unique.dedup_by(|later, first| {
             song_ids.value(*later as usize) == song_ids.value(*first as usize)
@@ -365,7 +379,7 @@ mod tests {
     fn catalog(songs: &[Song<'_>]) -> SongCatalog {
         let mut b = CatalogBuilder::default();
         for (i, s) in songs.iter().enumerate() {
-            b.push(s, i as u64);
+            b.push(s, "song_data/songs.json", i as u32);
         }
         SongCatalog::build(vec![b.finish().unwrap().0]).unwrap()
     }
@@ -422,5 +436,23 @@ mod tests {
         let titles = str_col(&c.songs, 1);
         assert_eq!((titles.value(0), titles.value(1)), ("New", "Old"));
         assert_eq!(str_col(&c.artists, 1).value(0), "Name1");
+    }
+
+    #[test]
+    fn of_records_read_out_of_order_the_first_file_by_name_wins() {
+        let (a, b) = (song("SO1", "A", "X", 1.0), song("SO1", "B", "X", 1.0));
+        let (c, d) = (song("SO1", "C", "X", 1.0), song("SO2", "D", "X", 1.0));
+        // Two workers: one read b.json, the other a.json (holding a second SO1 record, then SO2).
+        let mut first = CatalogBuilder::default();
+        first.push(&b, "song_data/b.json", 0);
+        let mut second = CatalogBuilder::default();
+        second.push(&d, "song_data/a.json", 0);
+        second.push(&c, "song_data/a.json", 2);
+        second.push(&a, "song_data/a.json", 1);
+        let parts = vec![first.finish().unwrap().0, second.finish().unwrap().0];
+        let catalog = SongCatalog::build(parts).unwrap();
+        let titles = str_col(&catalog.songs, 1);
+        assert_eq!((titles.value(0), titles.value(1)), ("A", "D"));
+        assert_eq!(catalog.duplicate_songs, 2);
     }
 }
