@@ -67,7 +67,7 @@ impl LocalSource {
 
     /// [`Source::read_all`] for the folder `dir` (named `rel`): its files, each read as soon as
     /// the folder is listed (what the kernel looked up for the listing is still in the caches),
-    /// then its sub-folders in parallel.
+    /// and its sub-folders, all in parallel (a folder of many files is shared out too).
     fn read_folder(
         &self,
         dir: &Path,
@@ -75,23 +75,27 @@ impl LocalSource {
         each: &(dyn Fn(&str, Result<Bytes>) + Sync),
     ) -> Result<()> {
         let FolderEntries { files, folders } = folder_entries(dir, rel)?;
-        for (entry, name) in files {
-            let path = entry.path();
-            let read = File::open(&path)
-                .and_then(|file| {
-                    let size = file.metadata()?.len();
-                    read_sized(file, size)
-                })
-                .map_err(|source| Error::Io {
-                    path: path.display().to_string(),
-                    source,
-                });
-            match read.and_then(|bytes| decode(&name, bytes)) {
-                Ok(bytes) => each(&name, Ok(Bytes::from(bytes))),
-                Err(e @ Error::Gzip { .. }) => each(&name, Err(e)),
-                Err(e) => return Err(e),
-            }
-        }
+        files
+            .par_iter()
+            .with_min_len(64)
+            .try_for_each(|(entry, name)| {
+                let path = entry.path();
+                let read = File::open(&path)
+                    .and_then(|file| {
+                        let size = file.metadata()?.len();
+                        read_sized(file, size)
+                    })
+                    .map_err(|source| Error::Io {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                match read.and_then(|bytes| decode(name, bytes)) {
+                    Ok(bytes) => each(name, Ok(Bytes::from(bytes))),
+                    Err(e @ Error::Gzip { .. }) => each(name, Err(e)),
+                    Err(e) => return Err(e),
+                }
+                Ok(())
+            })?;
         folders
             .par_iter()
             .try_for_each(|(path, rel_name)| self.read_folder(path, rel_name, each))
@@ -113,6 +117,7 @@ impl LocalSource {
 struct FolderEntries {
     /// Input files, by [`is_input_name`].
     files: Vec<(std::fs::DirEntry, String)>,
+    /// Sub-folders, by path.
     folders: Vec<(PathBuf, String)>,
 }
 
