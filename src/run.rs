@@ -229,8 +229,7 @@ fn drain_groups(
             let fetched = match item {
                 Ok(fetched) => fetched,
                 Err(crate::source::Error::Gzip { path, source }) => {
-                    let reason = format!("cannot decompress: {source}");
-                    unreadable.push(Reject::new(&path, 0, reason, b""));
+                    unreadable.push(Reject::cannot_decompress(&path, &source));
                     progress.inc(1);
                     continue;
                 }
@@ -279,9 +278,8 @@ impl SongFold {
         let bytes = match bytes {
             Ok(bytes) => bytes,
             Err(crate::source::Error::Gzip { path, source }) => {
-                let reason = format!("cannot decompress: {source}");
                 self.records += 1;
-                self.rejects.push(Reject::new(&path, 0, reason, b""));
+                self.rejects.push(Reject::cannot_decompress(&path, &source));
                 return Ok(());
             }
             Err(e) => return Err(e.into()),

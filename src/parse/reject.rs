@@ -25,6 +25,11 @@ impl Reject {
             raw: String::from_utf8_lossy(raw).into_owned(),
         }
     }
+
+    /// The reject for a whole file that could not be decompressed (line 0: no record was read).
+    pub fn cannot_decompress(file: &str, error: &std::io::Error) -> Self {
+        Self::new(file, 0, format!("cannot decompress: {error}"), b"")
+    }
 }
 
 impl std::fmt::Display for Reject {

@@ -366,8 +366,9 @@ fn parse_all(
             let fetched = match item {
                 Ok(f) => f,
                 Err(crate::source::Error::Gzip { path, source }) => {
-                    let reason = format!("cannot decompress: {source}");
-                    stats.rejects.push(Reject::new(&path, 0, reason, b""));
+                    stats
+                        .rejects
+                        .push(Reject::cannot_decompress(&path, &source));
                     continue;
                 }
                 Err(e) => return Err(e),
