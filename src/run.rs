@@ -271,18 +271,17 @@ struct SongFold {
 }
 
 impl SongFold {
-    /// Parses the song file `name` into the catalogue, or rejects it when it could not be
-    /// decompressed (as one rejected record).
-    fn parse(&mut self, name: &str, bytes: crate::source::Result<Bytes>) -> Result<()> {
+    /// Parses the song file `name` into the catalogue, or rejects it (as one record) when it could
+    /// not be decompressed.
+    fn parse(&mut self, name: &str, bytes: std::io::Result<Bytes>) {
         self.files += 1;
         let bytes = match bytes {
             Ok(bytes) => bytes,
-            Err(crate::source::Error::Gzip { path, source }) => {
+            Err(e) => {
                 self.records += 1;
-                self.rejects.push(Reject::cannot_decompress(&path, &source));
-                return Ok(());
+                self.rejects.push(Reject::cannot_decompress(name, &e));
+                return;
             }
-            Err(e) => return Err(e.into()),
         };
         let mut object = 0u32;
         self.bytes += bytes.len() as u64;
@@ -292,7 +291,6 @@ impl SongFold {
                 builder.push(song, name, object);
                 object = object.saturating_add(1);
             });
-        Ok(())
     }
 }
 
@@ -314,15 +312,9 @@ fn read_catalog(
         folds[at].lock().unwrap_or_else(PoisonError::into_inner)
     };
     let bar = progress.counter("songs");
-    let failed = Mutex::new(None);
     let read_all = source.read_all("song_data", &|name, bytes| {
         bar.inc(1);
-        if let Err(e) = fold().parse(name, bytes) {
-            failed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(e);
-        }
+        fold().parse(name, bytes);
     });
     match read_all {
         Some(read) => read?,
@@ -331,7 +323,8 @@ fn read_catalog(
             let unreadable = in_groups(source, &files, None, &bar, |group| {
                 group
                     .into_par_iter()
-                    .try_for_each(|f| fold().parse(&f.name, Ok(f.bytes)))
+                    .for_each(|f| fold().parse(&f.name, Ok(f.bytes)));
+                Ok(())
             })?;
             let mut fold = fold();
             for reject in unreadable {
@@ -342,9 +335,6 @@ fn read_catalog(
         }
     }
     bar.finish_and_clear();
-    if let Some(e) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        return Err(e);
-    }
     let mut parts = Vec::with_capacity(folds.len());
     for fold in folds {
         let fold = fold.into_inner().unwrap_or_else(PoisonError::into_inner);

@@ -72,7 +72,7 @@ impl LocalSource {
         &self,
         dir: &Path,
         rel: &str,
-        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
     ) -> Result<()> {
         let FolderEntries { files, folders } = folder_entries(dir, rel)?;
         files
@@ -91,7 +91,7 @@ impl LocalSource {
                     });
                 match read.and_then(|bytes| decode(name, bytes)) {
                     Ok(bytes) => each(name, Ok(Bytes::from(bytes))),
-                    Err(e @ Error::Gzip { .. }) => each(name, Err(e)),
+                    Err(Error::Gzip { source, .. }) => each(name, Err(source)),
                     Err(e) => return Err(e),
                 }
                 Ok(())
@@ -185,7 +185,7 @@ impl Source for LocalSource {
     fn read_all(
         &self,
         dir: &str,
-        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
     ) -> Option<Result<()>> {
         let path = self.root.join(dir);
         Some(match path.is_dir() {

@@ -96,12 +96,12 @@ pub trait Source: Send + Sync {
     /// A local disk can: reading a folder's files as soon as it is listed, with no listing pass
     /// that looks up every file once more, is what makes 100k small song files cheap. A source that
     /// must keep many requests in flight to hide latency (S3) cannot. A file that cannot be
-    /// decompressed reaches `each` as its error ([`Error::Gzip`], for the caller to reject); any
-    /// other error stops the walk and is returned.
+    /// decompressed reaches `each` as the decoder's error, for the caller to reject; any other
+    /// error stops the walk and is returned.
     fn read_all(
         &self,
         dir: &str,
-        each: &(dyn Fn(&str, Result<Bytes>) + Sync),
+        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
     ) -> Option<Result<()>> {
         let _ = (dir, each);
         None
