@@ -274,15 +274,11 @@ impl SongFold {
     /// Parses the song file `name` into the catalogue, or rejects it (as one record) when it could
     /// not be decompressed.
     fn parse(&mut self, name: &str, bytes: std::io::Result<Bytes>) {
-        self.files += 1;
         let bytes = match bytes {
             Ok(bytes) => bytes,
-            Err(e) => {
-                self.records += 1;
-                self.rejects.push(Reject::cannot_decompress(name, &e));
-                return;
-            }
+            Err(e) => return self.unreadable(Reject::cannot_decompress(name, &e)),
         };
+        self.files += 1;
         let mut object = 0u32;
         self.bytes += bytes.len() as u64;
         let builder = &mut self.builder;
@@ -291,6 +287,13 @@ impl SongFold {
                 builder.push(song, name, object);
                 object = object.saturating_add(1);
             });
+    }
+
+    /// A song file that could not be decompressed: one file, one rejected record.
+    fn unreadable(&mut self, reject: Reject) {
+        self.files += 1;
+        self.records += 1;
+        self.rejects.push(reject);
     }
 }
 
@@ -328,9 +331,7 @@ fn read_catalog(
             })?;
             let mut fold = fold();
             for reject in unreadable {
-                fold.files += 1;
-                fold.records += 1;
-                fold.rejects.push(reject);
+                fold.unreadable(reject);
             }
         }
     }

@@ -79,17 +79,7 @@ impl LocalSource {
             .par_iter()
             .with_min_len(64)
             .try_for_each(|(entry, name)| {
-                let path = entry.path();
-                let read = File::open(&path)
-                    .and_then(|file| {
-                        let size = file.metadata()?.len();
-                        read_sized(file, size)
-                    })
-                    .map_err(|source| Error::Io {
-                        path: path.display().to_string(),
-                        source,
-                    });
-                match read.and_then(|bytes| decode(name, bytes)) {
+                match read_decoded(&entry.path(), name, None) {
                     Ok(bytes) => each(name, Ok(Bytes::from(bytes))),
                     Err(Error::Gzip { source, .. }) => each(name, Err(source)),
                     Err(e) => return Err(e),
@@ -103,14 +93,26 @@ impl LocalSource {
 
     fn read(&self, file: &InputFile) -> Result<Bytes> {
         let path = self.root.join(&file.name);
-        let bytes = File::open(&path)
-            .and_then(|f| read_sized(f, file.size))
-            .map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        decode(&file.name, bytes).map(Bytes::from)
+        read_decoded(&path, &file.name, Some(file.size)).map(Bytes::from)
     }
+}
+
+/// The whole input file at `path` (named `name`), decompressed when it is gzip; `size` is its
+/// listed size, or `None` to ask the open file.
+fn read_decoded(path: &Path, name: &str, size: Option<u64>) -> Result<Vec<u8>> {
+    let bytes = File::open(path)
+        .and_then(|file| {
+            let size = match size {
+                Some(size) => size,
+                None => file.metadata()?.len(),
+            };
+            read_sized(file, size)
+        })
+        .map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    decode(name, bytes)
 }
 
 /// What a folder holds for a run, each entry with its name relative to the input root.
