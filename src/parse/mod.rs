@@ -1,16 +1,19 @@
-//! JSON bytes → typed records, with simd-json on reused buffers.
+//! JSON bytes → typed records, on reused buffers.
 //!
-//! Each worker owns one [`JsonParser`]: each record is copied into its padded buffer (small, so it
-//! stays in cache) and parsed there, and its simd-json buffers and tape are reset and reused for
-//! every record, so parsing allocates nothing per record and never changes the input, which may
-//! be a read-only mapping of the file. Records that cannot be used become [`Reject`]s with their
+//! Each worker owns one [`JsonParser`]. A record that is a flat object (every event and song is)
+//! is read in place by a fast path that writes the same tape simd-json would (`flat`); any other
+//! record is copied into a padded buffer (small, so it stays in cache) and parsed there by
+//! simd-json. The buffers and the tape are reset and reused for every record, so parsing allocates
+//! nothing per record and never changes the input, which may be a read-only mapping of the file. Records that cannot be used become [`Reject`]s with their
 //! file, line and raw text; they never stop the run by themselves.
 
 pub mod event;
+mod flat;
 pub mod reject;
 pub mod song;
 mod value;
 
+use flat::FlatParser;
 pub use reject::Reject;
 
 use simd_json::{Buffers, Node, Tape, INPUT_PADDING};
@@ -24,8 +27,9 @@ const TOO_LONG_TEXT_KEPT: usize = 4096;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One worker's reusable simd-json state.
+/// One worker's reusable parsing state: the fast path's and simd-json's.
 pub struct JsonParser {
+    flat: FlatParser,
     buffers: Buffers,
     tape: Tape<'static>,
     /// The record being parsed, then at least [`INPUT_PADDING`] bytes simd-json may read past it.
@@ -35,6 +39,7 @@ pub struct JsonParser {
 impl Default for JsonParser {
     fn default() -> Self {
         Self {
+            flat: FlatParser::default(),
             buffers: Buffers::new(4096),
             tape: Tape(Vec::with_capacity(256)),
             input: vec![b' '; 4096],
@@ -71,9 +76,10 @@ impl ParseFailure {
 impl JsonParser {
     /// Parses `record` and hands its tape to `f`.
     ///
-    /// The record is copied into the parser's own buffer first: simd-json unescapes strings in
-    /// place and reads up to [`INPUT_PADDING`] bytes past the end, and the input itself stays
-    /// untouched (a reject keeps its original text, and the input may be mapped read-only).
+    /// The flat-object fast path reads the record where it is. When it gives up, the record is
+    /// copied into the parser's own buffer for simd-json, which unescapes strings in place and reads
+    /// up to [`INPUT_PADDING`] bytes past the end: the input itself stays untouched (a reject keeps
+    /// its original text, and the input may be mapped read-only).
     pub(crate) fn parse<R>(
         &mut self,
         record: &[u8],
@@ -83,11 +89,17 @@ impl JsonParser {
         if len > MAX_RECORD_BYTES {
             return Err(ParseFailure::TooLong(len));
         }
+        let mut tape: Tape<'_> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        if self.flat.fill(record, &mut tape.0) {
+            let outcome = f(&tape.0);
+            self.tape = tape.reset();
+            return Ok(outcome);
+        }
+        let mut tape: Tape<'_> = tape.reset();
         if self.input.len() < len + INPUT_PADDING {
             self.input.resize(len + INPUT_PADDING, b' ');
         }
         self.input[..len].copy_from_slice(record);
-        let mut tape: Tape<'_> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
         let outcome =
             match simd_json::fill_tape_padded(&mut self.input, len, &mut self.buffers, &mut tape) {
                 Ok(()) => Ok(f(&tape.0)),
