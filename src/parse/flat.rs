@@ -495,7 +495,15 @@ mod tests {
         }
 
         #[test]
-        fn agrees_with_simd_json_on_numbers(int in any::<i64>(), digits in 0u32..16, frac in any::<u64>()) {
+        fn agrees_with_simd_json_on_numbers(
+            int in any::<i64>(),
+            wide in 0u64..1_000_000_000_000_000_000,
+            digits in 0u32..16,
+            frac in any::<u64>()
+        ) {
+            for text in [wide.to_string(), format!("-{wide}"), format!("{}.{}", wide / 100_000, wide % 100_000)] {
+                agrees(format!("{{\"n\":{text}}}").as_bytes())?;
+            }
             let frac = frac % 10u64.pow(digits.min(15));
             for text in [int.to_string(), format!("{int}.{frac:0width$}", width = digits as usize), format!("{}.{frac}", int % 100_000)] {
                 agrees(format!("{{\"n\":{text}}}").as_bytes())?;
