@@ -65,6 +65,7 @@ impl FlatParser {
         if *s.get(p)? != b'{' {
             return None;
         }
+        let object = tape.len();
         tape.push(Node::Object { len: 0, count: 0 });
         p = skip_space(s, p + 1);
         let mut fields = 0;
@@ -95,7 +96,7 @@ impl FlatParser {
                 }
             }
         }
-        tape[0] = Node::Object {
+        tape[object] = Node::Object {
             len: fields,
             count: 2 * fields,
         };
