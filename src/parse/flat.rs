@@ -342,6 +342,17 @@ mod tests {
         Ok(true)
     }
 
+    /// Every one of `records` goes through the fast path and agrees with simd-json.
+    fn all_read_alike(what: &str, records: &[Vec<u8>]) {
+        for record in records {
+            assert!(
+                agrees(record).unwrap(),
+                "{what}: fast path gave up on {}",
+                String::from_utf8_lossy(record)
+            );
+        }
+    }
+
     fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -383,13 +394,7 @@ mod tests {
         for dir in ["log_data", "song_data"] {
             let records = sample(dir);
             assert!(records.len() > 70, "{dir}: {}", records.len());
-            for record in &records {
-                assert!(
-                    agrees(record).unwrap(),
-                    "{dir}: fast path gave up on {}",
-                    String::from_utf8_lossy(record)
-                );
-            }
+            all_read_alike(dir, &records);
         }
     }
 
@@ -412,13 +417,7 @@ mod tests {
             .filter(|r| r.windows(2).any(|w| w == b"\\u"))
             .count();
         assert!(escaped > 0, "the generated data has \\u escapes to check");
-        for record in &records {
-            assert!(
-                agrees(record).unwrap(),
-                "fast path gave up on {}",
-                String::from_utf8_lossy(record)
-            );
-        }
+        all_read_alike("generated", &records);
     }
 
     #[test]
