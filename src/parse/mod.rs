@@ -4,8 +4,9 @@
 //! is read in place by a fast path that writes the same tape simd-json would (`flat`); any other
 //! record is copied into a padded buffer (small, so it stays in cache) and parsed there by
 //! simd-json. The buffers and the tape are reset and reused for every record, so parsing allocates
-//! nothing per record and never changes the input, which may be a read-only mapping of the file. Records that cannot be used become [`Reject`]s with their
-//! file, line and raw text; they never stop the run by themselves.
+//! nothing per record and never changes the input, which may be a read-only mapping of the file.
+//! Records that cannot be used become [`Reject`]s with their file, line and raw text; they never
+//! stop the run by themselves.
 
 pub mod event;
 mod flat;

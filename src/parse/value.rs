@@ -25,7 +25,7 @@ pub(crate) fn object_fields<'t, 'a>(tape: &'t [Node<'a>]) -> Option<ObjectFields
 
 /// The fields of an object on a tape; see [`object_fields`]. A named iterator with an inlined
 /// `next`: as a closure in `iter::from_fn` its position lived on the stack, and the parse bench
-/// was 9% slower.
+/// was 7% slower.
 pub(crate) struct ObjectFields<'t, 'a> {
     tape: &'t [Node<'a>],
     pos: usize,
