@@ -42,6 +42,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use s3::{Faults, TestS3};
 use sparkify::generate::{generate, GenerateOptions};
 use sparkify::run::{transform, TransformOptions};
+use sparkify::sink::rejects::RejectSink;
 use sparkify::source::local::LocalSource;
 use sparkify::source::s3::{S3Location, S3Settings, S3Source, StaticCredentials};
 use sparkify::source::{InputFile, Source};
@@ -333,10 +334,12 @@ fn generate_into(root: &Path, songs: u64, events: u64, days: u32) {
 fn run_transform(source: &dyn Source) -> (f64, RunSummary) {
     let out = tempfile::tempdir().expect("temp output folder");
     let started = Instant::now();
-    let (summary, _rejects) = transform(
+    let rejects = RejectSink::create(out.path(), u64::MAX).expect("rejects folder");
+    let summary = transform(
         source,
         out.path(),
         &TransformOptions::default(),
+        &rejects,
         &Progress::hidden(),
     )
     .expect("transform");
