@@ -26,6 +26,7 @@ use crate::parse::{split_lines, JsonParser, Piece, Reject};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
 use crate::sink::rejects::RejectSink;
+use crate::source::budget::ByteBudget;
 use crate::source::{Fetched, InputFile, Source};
 use crate::summary::{RunSummary, TableSummary};
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
@@ -44,8 +45,9 @@ pub struct TransformOptions {
 
 /// Bytes of input parsed per group; bounds the memory of files in flight.
 const GROUP_BYTES: usize = 64 << 20;
-/// Bytes of input fetched ahead of the parsers (converted to a file count from the listed sizes).
-const READ_AHEAD_BYTES: u64 = 128 << 20;
+/// Bytes of input fetched ahead of the parsers (and a file count estimated from the listed
+/// sizes). Twice [`GROUP_BYTES`], so that a group being collected never holds the reader back.
+const READ_AHEAD_BYTES: u64 = 2 * GROUP_BYTES as u64;
 
 /// How many files (or parts of at most `part` bytes) may wait in the channel: many small song
 /// files, a few parts of large log files.
@@ -206,11 +208,37 @@ fn in_groups(
 ) -> Result<u64> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(read_ahead(files, part));
+        let budget = ByteBudget::new(READ_AHEAD_BYTES);
         std::thread::Builder::new()
             .name("sparkify-read".into())
-            .spawn_scoped(scope, move || match part {
-                Some(part) => source.fetch_lines(files, part, tx),
-                None => source.fetch(files, tx),
+            .spawn_scoped(scope, move || {
+                // The source reads into a short channel; each buffer takes its share of the
+                // budget before it goes on, so a few large files cannot crowd the memory.
+                std::thread::scope(|inner| {
+                    let (fetched_tx, fetched_rx) = sync_channel(1);
+                    let fetch = std::thread::Builder::new()
+                        .name("sparkify-fetch".into())
+                        .spawn_scoped(inner, move || match part {
+                            Some(part) => source.fetch_lines(files, part, fetched_tx),
+                            None => source.fetch(files, fetched_tx),
+                        });
+                    if let Err(e) = fetch {
+                        let _ = tx.send(Err(crate::source::Error::Io {
+                            path: "(a reader thread)".into(),
+                            source: e,
+                        }));
+                        return;
+                    }
+                    for item in fetched_rx {
+                        let item = item.map(|mut f| {
+                            f.bytes = budget.hold(f.bytes);
+                            f
+                        });
+                        if tx.send(item).is_err() {
+                            break;
+                        }
+                    }
+                })
             })
             .map_err(Error::Thread)?;
         let mut unreadable = 0;

@@ -4,6 +4,7 @@
 //! order, into a bounded channel that the parse workers drain. Bounded means back-pressure: however
 //! large the input, only a few buffers are in flight at once.
 
+pub mod budget;
 pub mod local;
 pub mod s3;
 
