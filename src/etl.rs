@@ -55,6 +55,7 @@ pub fn execute_transform(
         }
         Err(e) => return Err(e),
     };
+    crate::sink::switch::test_point("staged");
     let started = std::time::Instant::now();
     load(staging.path(), &mut summary)?;
     if summary.load.is_some() {
@@ -99,8 +100,10 @@ fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)>
         std::fs::create_dir_all(parent).map_err(crate::sink::io_error(parent))?;
     }
     let lock = OutputLock::acquire(&output, plan.wait_for_lock)?;
+    crate::sink::switch::test_point("locked");
     clean_leftovers(&output)?;
     clean_leftovers(&failed_dir(&plan.output, &output))?;
+    crate::sink::switch::test_point("cleaned");
     inspect(&output)?;
     Ok((output, Some(lock)))
 }

@@ -33,7 +33,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::lock::{sibling, try_lock};
 use super::marker::{inspect, is_marked, write_marker, Existing, MARKER};
 use super::switch::{
-    create_private_dir, exchange, kill_point, mode_of, set_mode, sync_dir, sync_tree,
+    create_private_dir, exchange, mode_of, set_mode, sync_dir, sync_tree, test_point,
 };
 use super::{io_error, Error, Result};
 
@@ -72,7 +72,7 @@ impl Staging {
         let run_id = run_id();
         let dir = sibling(output, &format!("staging-{run_id}"));
         create_private_dir(&dir).map_err(io_error(&dir))?;
-        kill_point("staging-created");
+        test_point("staging-created");
         let marker = write_marker(&dir, &run_id)?;
         try_lock(&marker).map_err(io_error(dir.join(MARKER)))?;
         Ok(Self {
@@ -119,7 +119,7 @@ impl Staging {
 
     fn switch_into(mut self, dest: &Path) -> Result<PathBuf> {
         sync_tree(&self.dir).map_err(io_error(&self.dir))?;
-        kill_point("synced");
+        test_point("synced");
         let parent = parent_of(dest);
         let existing = inspect(dest)?;
         let aside = if existing == Existing::Absent {
@@ -140,7 +140,7 @@ impl Staging {
             Some(aside)
         };
         sync_dir(&parent).map_err(io_error(&parent))?;
-        kill_point("switched");
+        test_point("switched");
         if let Some(aside) = aside {
             if let Err(e) = remove_folder(&aside) {
                 tracing::warn!(
@@ -149,19 +149,19 @@ impl Staging {
                 );
             }
         }
-        kill_point("published");
+        test_point("published");
         Ok(dest.to_path_buf())
     }
 
     /// Puts the staged folder at `dest`, which exists; returns where the previous `dest` went.
     fn swap(&self, dest: &Path) -> Result<PathBuf> {
         if exchange(&self.dir, dest).map_err(io_error(dest))? {
-            kill_point("exchanged");
+            test_point("exchanged");
             return Ok(self.dir.clone());
         }
         let aside = sibling(dest, &format!("aside-{}", self.run_id));
         std::fs::rename(dest, &aside).map_err(io_error(dest))?;
-        kill_point("aside");
+        test_point("aside");
         if let Err(e) = std::fs::rename(&self.dir, dest) {
             // Put the previous output back; the staged files are dropped with `self`.
             let _ = std::fs::rename(&aside, dest);
@@ -204,7 +204,7 @@ fn remove_folder(dir: &Path) -> std::io::Result<()> {
             std::fs::remove_file(entry.path())?;
         }
         if std::mem::take(&mut first) {
-            kill_point("removing");
+            test_point("removing");
         }
     }
     match std::fs::remove_file(dir.join(MARKER)) {

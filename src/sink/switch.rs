@@ -88,17 +88,23 @@ fn forced_fallback() -> bool {
     cfg!(debug_assertions) && std::env::var_os("SPARKIFY_TEST_NO_EXCHANGE").is_some()
 }
 
-/// Test hook: a debug build with `SPARKIFY_TEST_KILL_AT=<step>` sends itself SIGKILL on reaching
-/// `step` of a publish, so that tests can kill a run at an exact moment. Release builds compile it
-/// to nothing.
+/// Test hook for a named `step` of a run, inert in release builds. In a debug build:
+/// `SPARKIFY_TEST_KILL_AT=<step>` makes the process send itself SIGKILL there, so that tests can
+/// kill a run at an exact moment; `SPARKIFY_TEST_PAUSE_AT=<step>` makes it say
+/// `sparkify: paused at <step>` on stderr and wait for a line (or the end) on stdin.
 #[inline]
-pub(crate) fn kill_point(step: &str) {
+pub fn test_point(step: &str) {
     #[cfg(all(debug_assertions, unix))]
     if std::env::var("SPARKIFY_TEST_KILL_AT").is_ok_and(|s| s == step) {
         // Safety: signals this process, which is the point.
         unsafe {
             libc::kill(libc::getpid(), libc::SIGKILL);
         }
+    }
+    #[cfg(debug_assertions)]
+    if std::env::var("SPARKIFY_TEST_PAUSE_AT").is_ok_and(|s| s == step) {
+        eprintln!("sparkify: paused at {step}");
+        let _ = std::io::stdin().read_line(&mut String::new());
     }
     let _ = step;
 }
