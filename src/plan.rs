@@ -276,12 +276,12 @@ impl fmt::Display for TransformPlan {
         match &self.output {
             Location::Local(dir) => writeln!(
                 f,
-                "publish:   atomically replace {} when the run succeeds ({} another run on it)",
+                "publish:   atomically replace {} when the run succeeds; one run at a time on it ({})",
                 dir.display(),
                 if self.wait_for_lock {
-                    "waiting for"
+                    "wait for another to end"
                 } else {
-                    "failing at once during"
+                    "fail at once while another runs"
                 }
             )?,
             Location::S3(url) => writeln!(

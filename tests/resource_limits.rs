@@ -25,6 +25,7 @@ struct Measured {
 }
 
 /// Runs the binary with `args` in `dir` and reads its peak memory from `wait4`.
+#[allow(clippy::zombie_processes)] // reaped by `wait4`, which std's `wait` does not offer
 fn measured(dir: &Path, args: &[&str]) -> Measured {
     let (out_path, err_path) = (dir.join(".stdout"), dir.join(".stderr"));
     let child = Command::new(env!("CARGO_BIN_EXE_sparkify"))

@@ -108,7 +108,14 @@ fn upload_sample(s3: &TestS3, days: impl Fn(u32) -> bool) {
 fn etl_json(s3: &TestS3, cwd: &Path, extra: &[&str]) -> serde_json::Value {
     let out = s3
         .sparkify(cwd)
-        .args(["etl", "--input", "s3://input/in", "--output", "out", "--json"])
+        .args([
+            "etl",
+            "--input",
+            "s3://input/in",
+            "--output",
+            "out",
+            "--json",
+        ])
         .args(extra)
         .output()
         .unwrap();
