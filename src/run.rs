@@ -529,6 +529,7 @@ fn stream_events(
             })
             .map_err(Error::Thread)?;
         let parsed = in_groups(source, files, Some(PART_BYTES), rejects, &bar, |group| {
+            rejects.check()?;
             let pieces: Vec<(usize, &str, Piece<'_>)> = group
                 .iter()
                 .flat_map(|f| {

@@ -133,8 +133,7 @@ impl LocalSource {
             path: path.display().to_string(),
             source,
         };
-        let file = open_regular(path).map_err(io_err)?;
-        let size = file.metadata().map_err(io_err)?.len();
+        let (file, size) = open_regular(path).map_err(io_err)?;
         if size > limit {
             return Err(Error::TooLarge {
                 path: name.to_string(),
@@ -249,22 +248,23 @@ fn describe_kind(kind: std::fs::FileType) -> &'static str {
     "something else"
 }
 
-/// Opens `path` for reading if it is a regular file. It is opened non-blocking, so that a named
-/// pipe put where a file was listed is refused instead of waited on (reading regular files is
-/// unaffected by the flag).
-fn open_regular(path: &Path) -> std::io::Result<File> {
+/// Opens `path` for reading if it is a regular file; returns it and its size. It is opened
+/// non-blocking, so that a named pipe put where a file was listed is refused instead of waited on
+/// (reading regular files is unaffected by the flag).
+fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
         ));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// What a folder holds for a run, each entry with its name relative to the input root.
@@ -472,8 +472,7 @@ struct Parts {
 impl Parts {
     /// The parts of the regular file at `path`.
     fn open(path: &Path, part: usize) -> std::io::Result<Self> {
-        let file = open_regular(path)?;
-        let len = file.metadata()?.len();
+        let (file, len) = open_regular(path)?;
         Ok(Self {
             file,
             len,
