@@ -24,6 +24,6 @@ pub(crate) use error::first_line;
 pub use error::{describe, PgError, Result};
 pub use load::{load, load_with, LoadReport, TableData, TableLoad};
 pub use target::{
-    CertCheck, ConnectPlan, PgHost, PgTarget, RootCerts, SslMode, Transport,
+    CertCheck, ChannelBinding, ConnectPlan, PgHost, PgTarget, RootCerts, SslMode, Transport,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT,
 };
