@@ -6,6 +6,9 @@
 //! key of the certificate it sent but not who it is (the plan then requires SCRAM channel binding).
 
 mod host_name;
+mod policy;
+
+pub use policy::{CertCheck, ChannelBinding, ConnectPlan, RootCerts, Transport};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +21,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
-
-use super::{CertCheck, RootCerts};
 
 /// libpq's default root certificate file, `~/.postgresql/root.crt`, when it exists: used when
 /// `sslrootcert` is not given, as libpq does.

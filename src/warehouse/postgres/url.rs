@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{PgError, Result};
-use super::target::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode, DEFAULT_PORT};
+use super::target::{PgHost, PgTarget, SslMode, DEFAULT_PORT};
+use super::tls::{ChannelBinding, RootCerts};
 use super::Secret;
 
 fn invalid(reason: impl Into<String>) -> PgError {
