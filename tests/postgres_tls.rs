@@ -53,7 +53,7 @@ fn connect_reason(e: PgError) -> String {
         panic!("expected a connection error, got: {e}");
     };
     let text = e.to_string();
-    eprintln!("REASON: {text}");
+    eprintln!("refused: {text}");
     assert!(!text.contains('\n'), "{text}");
     assert!(!text.contains(LOGIN_PASSWORD), "{text}");
     reason.clone()
@@ -191,6 +191,11 @@ async fn verify_ca_accepts_a_name_mismatch_but_refuses_an_untrusted_chain() {
             "{mode}: {reason}"
         );
         assert!(reason.contains("UnknownIssuer"), "{mode}: {reason}");
+        let ca = pg.ca_cert();
+        assert!(
+            reason.contains(&format!("(trusted roots: {})", ca.display())),
+            "{mode}: {reason}"
+        );
     }
 }
 

@@ -29,8 +29,9 @@ pub enum SslMode {
     /// TLS if the server offers it, plain otherwise (libpq's default).
     #[default]
     Prefer,
-    /// TLS always; the certificate is not verified (libpq semantics) unless `sslrootcert` is set,
-    /// in which case the chain is verified as for `verify-ca`.
+    /// TLS always; the certificate is not verified (libpq semantics), so SCRAM channel binding is
+    /// required, unless a root certificate is given (`sslrootcert`, `~/.postgresql/root.crt`), in
+    /// which case the chain is verified as for `verify-ca`.
     Require,
     /// TLS always; the certificate must chain to a trusted root.
     VerifyCa,
@@ -342,6 +343,16 @@ impl PgTarget {
                  man in the middle with channel_binding=disable",
                 self.user
             );
+        }
+        if let Transport::Tls {
+            check: CertCheck::Chain(roots) | CertCheck::ChainAndHost(roots),
+            ..
+        } = &plan.transport
+        {
+            // rustls' words for a certificate it refused: say which roots were trusted.
+            if reason.contains("invalid peer certificate") {
+                reason.push_str(&format!(" (trusted roots: {roots})"));
+            }
         }
         PgError::Connect {
             endpoint: plan.endpoint.clone(),

@@ -68,7 +68,7 @@ struct Names {
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     Match,
-    /// No name matched; the names compared, for the error message.
+    /// No name matched; the names compared (each once), for the error message.
     Mismatch {
         examined: Vec<String>,
     },
@@ -128,7 +128,13 @@ impl Names {
                 }
             }
         }
-        Ok(Verdict::Mismatch { examined })
+        let mut shown = Vec::with_capacity(examined.len());
+        for name in examined {
+            if !shown.contains(&name) {
+                shown.push(name);
+            }
+        }
+        Ok(Verdict::Mismatch { examined: shown })
     }
 }
 
@@ -256,6 +262,13 @@ mod tests {
         // A dNSName does not stop the Common Name fallback for an IP host (libpq follows NSS).
         let n = names(vec![dns("db.example.test")], Some("192.0.2.1"));
         assert!(matches(&n, "192.0.2.1"));
+        let n = names(vec![dns("localhost")], Some("localhost"));
+        assert_eq!(
+            n.matches("127.0.0.1").unwrap(),
+            Verdict::Mismatch {
+                examined: vec!["localhost".into()]
+            }
+        );
         // And an IP written as a dNSName matches as text.
         let n = names(vec![dns("192.0.2.1")], None);
         assert!(matches(&n, "192.0.2.1"));

@@ -19,6 +19,15 @@ pub enum RootCerts {
     File(PathBuf),
 }
 
+impl fmt::Display for RootCerts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootCerts::Bundled => f.write_str("the bundled Mozilla roots (sslrootcert=system)"),
+            RootCerts::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// How the server certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertCheck {
@@ -40,7 +49,7 @@ pub enum ChannelBinding {
     Disable,
     /// Bind when the server offers it.
     Prefer,
-    /// Refuse to authenticate without binding; the password is then never sent otherwise.
+    /// Refuse to log in without binding; the password is not sent then.
     Require,
 }
 
@@ -109,8 +118,8 @@ pub struct ConnectPlan {
     pub local: bool,
     /// Plain or TLS.
     pub transport: Transport,
-    /// Channel binding for SCRAM: `Require` whenever the certificate is not verified, unless the
-    /// URL says otherwise.
+    /// Channel binding for SCRAM: `Require` when TLS is required and the certificate is not
+    /// verified, unless the URL (or dwh.cfg) says otherwise; `Prefer` elsewhere.
     pub channel_binding: ChannelBinding,
     /// What [`PgTarget::connect`] warns about before connecting to a host that is not this machine
     /// when the server's identity is not verified (or there is no TLS at all).
