@@ -221,14 +221,6 @@ impl TestPg {
         self.dir.path().join("ca.crt")
     }
 
-    /// The server's certificate (PEM) and its private key (PKCS#8 PEM).
-    pub fn server_cert_and_key(&self) -> (PathBuf, PathBuf) {
-        (
-            self.dir.path().join("server.crt"),
-            self.dir.path().join("server.key"),
-        )
-    }
-
     /// Creates `ca.crt` and a `server.crt`/`server.key` as `cert` says.
     fn make_certificates(&self, cert: ServerCert) {
         let d = self.dir.path();
