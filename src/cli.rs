@@ -439,7 +439,7 @@ fn ddl_command(args: &TargetArgs, config: &Config, create: bool) -> Result<i32> 
 }
 
 fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
-    let options = crate::generate::GenerateOptions {
+    let options = sparkify_generate::GenerateOptions {
         output: args.output.clone(),
         songs: args.songs,
         events: args.events,
@@ -447,7 +447,7 @@ fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
         match_rate: args.match_rate,
         days: args.days,
     };
-    let s = crate::generate::generate(&options)?;
+    let s = sparkify_generate::generate(&options)?;
     if !quiet {
         println!(
             "generated {} song files and {} log files ({} events, {} song plays, {} matching a song, {:.1} MB) in {}",
@@ -461,20 +461,4 @@ fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
         );
     }
     Ok(0)
-}
-
-/// A connection string with any password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let Some((user, _password)) = userinfo.split_once(':') else {
-        return url.to_string();
-    };
-    let slash = if rest.contains('/') { "/" } else { "" };
-    format!("{scheme}://{user}:***@{host}{slash}{tail}")
 }

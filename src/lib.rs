@@ -17,7 +17,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod etl;
-pub mod generate;
 pub mod parse;
 pub mod plan;
 pub mod progress;
@@ -60,7 +59,7 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
     /// Generating synthetic data failed.
     #[error(transparent)]
-    Generate(#[from] generate::Error),
+    Generate(#[from] sparkify_generate::Error),
     /// An ELT run, a check or an analytics query failed in the warehouse.
     #[error(transparent)]
     Warehouse(#[from] warehouse::exec::ExecError),
