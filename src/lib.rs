@@ -64,6 +64,12 @@ pub enum Error {
     /// An ELT run, a check or an analytics query failed in the warehouse.
     #[error(transparent)]
     Warehouse(#[from] warehouse::exec::ExecError),
+    /// Ad-hoc SQL was refused before it ran.
+    #[error(transparent)]
+    AdHoc(#[from] warehouse::adhoc::AdHocError),
+    /// A query or check on the local Parquet failed.
+    #[error(transparent)]
+    Local(#[from] warehouse::local::LocalError),
     /// More records were rejected than `--max-bad-records` allows.
     #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
     TooManyRejects {
