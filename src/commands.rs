@@ -95,7 +95,11 @@ pub fn local_input(target: &str, input: Option<&Path>) -> Result<Option<PathBuf>
 }
 
 /// The connection for a warehouse command, and its dialect.
-fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgTarget, Dialect)> {
+pub(crate) fn warehouse(
+    target: &str,
+    allow_insecure: bool,
+    config: &Config,
+) -> Result<(PgTarget, Dialect)> {
     match Target::parse(target, allow_insecure, config)? {
         Target::Postgres(pg) => Ok((*pg, Dialect::Postgres)),
         Target::Redshift(rs) => Ok((rs.connection, Dialect::Redshift)),

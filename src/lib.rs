@@ -21,6 +21,7 @@ pub mod generate;
 pub mod parse;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod sink;
@@ -70,6 +71,9 @@ pub enum Error {
     /// A query or check on the local Parquet failed.
     #[error(transparent)]
     Local(#[from] warehouse::local::LocalError),
+    /// The report could not be made.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     /// More records were rejected than `--max-bad-records` allows.
     #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
     TooManyRejects {
