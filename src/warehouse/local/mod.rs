@@ -252,3 +252,54 @@ fn register(
     ctx.register_table(table.name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An output whose tables all exist and are empty.
+    fn empty_output() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for t in TABLES {
+            std::fs::create_dir(dir.path().join(t.name)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn writes_and_session_changes_are_refused() {
+        let dir = empty_output();
+        let w = LocalWarehouse::open(dir.path()).unwrap();
+        let count = || w.query("SELECT COUNT(*) AS n FROM users").unwrap().rows;
+        assert_eq!(count(), vec![vec![Some("0".to_owned())]]);
+        let copied = dir.path().join("copied.csv");
+        for sql in [
+            "CREATE TABLE x AS SELECT 1".to_owned(),
+            "CREATE VIEW v AS SELECT * FROM users".to_owned(),
+            "DROP TABLE users".to_owned(),
+            "INSERT INTO users (user_id, level_at) VALUES (1, now())".to_owned(),
+            "DELETE FROM users".to_owned(),
+            format!("COPY (SELECT 1) TO '{}'", copied.display()),
+            "SET datafusion.execution.batch_size = 1".to_owned(),
+        ] {
+            let err = w.query(&sql).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(err, LocalError::Query { .. }) && text.contains("not supported"),
+                "{sql}: {text}"
+            );
+        }
+        assert!(!copied.exists());
+        assert_eq!(count(), vec![vec![Some("0".to_owned())]]);
+    }
+
+    #[test]
+    fn only_part_files_are_read() {
+        let dir = empty_output();
+        std::fs::write(dir.path().join("users/notes.parquet"), b"not parquet").unwrap();
+        std::fs::write(dir.path().join("users/part-00000.parquet.tmp"), b"partial").unwrap();
+        let w = LocalWarehouse::open(dir.path()).unwrap();
+        let rows = w.query("SELECT COUNT(*) FROM users").unwrap().rows;
+        assert_eq!(rows, vec![vec![Some("0".to_owned())]]);
+    }
+}
