@@ -197,8 +197,13 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
         return Ok(0);
     }
     let local = local_input(&args.target, args.input.as_deref())?;
-    if args.sql.is_some() || args.sql_file.is_some() {
-        return adhoc_command(args, config, local);
+    let adhoc = match (&args.sql, &args.sql_file) {
+        (Some(sql), _) => Some(AdHoc::new(sql)?),
+        (None, Some(file)) => Some(AdHoc::from_file(file)?),
+        (None, None) => None,
+    };
+    if let Some(query) = adhoc {
+        return adhoc_command(args, config, local, &query);
     }
     let name = args.name.as_deref().unwrap_or_default();
     let analytic = query::find(name).ok_or_else(|| {
@@ -230,19 +235,19 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
 }
 
 /// `query --sql …` / `--sql-file F`: one read-only query (see [`adhoc`]).
-fn adhoc_command(args: &QueryArgs, config: &Config, local: Option<PathBuf>) -> Result<i32> {
-    let query = match (&args.sql, &args.sql_file) {
-        (Some(sql), _) => AdHoc::new(sql)?,
-        (None, Some(file)) => AdHoc::from_file(file)?,
-        (None, None) => return Err(Error::Usage("--sql or --sql-file is needed".into())),
-    };
+fn adhoc_command(
+    args: &QueryArgs,
+    config: &Config,
+    local: Option<PathBuf>,
+    query: &AdHoc,
+) -> Result<i32> {
     let rows = if let Some(dir) = local {
         LocalWarehouse::open(&dir)?.query(query.sql())?
     } else {
         let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
         crate::warehouse::runtime()?.block_on(async {
             let client = target.connect().await?;
-            Ok::<_, Error>(adhoc::run_read_only(&client, dialect, &query).await?)
+            Ok::<_, Error>(adhoc::run_read_only(&client, dialect, query).await?)
         })?
     };
     if args.json {

@@ -52,8 +52,8 @@ pub fn table(headers: &[String], rows: &[Vec<Option<String>>]) -> String {
     out
 }
 
-/// Renders `rows` under `headers` as CSV (RFC 4180 quoting, one line per row): a field holding a comma, quote or line break
-/// is quoted, quotes doubled; `None` is an empty field.
+/// Renders `rows` under `headers` as CSV (RFC 4180 quoting, one line per row): a field holding a
+/// comma, quote or line break is quoted, quotes doubled; `None` is an empty field.
 pub fn csv(headers: &[String], rows: &[Vec<Option<String>>]) -> String {
     fn field(out: &mut String, value: &str) {
         if value.contains([',', '"', '\n', '\r']) {

@@ -7,7 +7,8 @@
 //! prints them ([`text`]), so `query` and `check` give the same output on every target.
 //!
 //! The session is read-only: DataFusion's [`SQLOptions`] refuse DDL (`CREATE …`), DML (`INSERT`,
-//! `COPY`) and statements (`SET`, `BEGIN`), and only the star-schema tables are registered.
+//! `COPY`) and statements (`SET`, `BEGIN`). It sees only the star-schema tables (and
+//! `information_schema`, for `SHOW TABLES`): file paths in SQL are not readable as tables.
 
 mod checks;
 pub mod text;
@@ -301,5 +302,9 @@ mod tests {
         let w = LocalWarehouse::open(dir.path()).unwrap();
         let rows = w.query("SELECT COUNT(*) FROM users").unwrap().rows;
         assert_eq!(rows, vec![vec![Some("0".to_owned())]]);
+        // A path in SQL is not a table.
+        let notes = dir.path().join("users/notes.parquet");
+        let err = w.query(&format!("SELECT * FROM '{}'", notes.display()));
+        assert!(err.unwrap_err().to_string().contains("not found"));
     }
 }
