@@ -50,8 +50,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Data-quality checks on the loaded tables (exit 1 when one fails).
     Check(crate::commands::CheckArgs),
-    /// Run an example analytics query (`--list` shows them).
+    /// Run an example analytics query (`--list` shows them), or your own with --sql.
     Query(crate::commands::QueryArgs),
+    /// Write an HTML report: headline figures, the checks' verdict and a chart of every query.
+    Report(crate::report::command::ReportArgs),
 }
 
 /// How to reach a warehouse.
@@ -293,6 +295,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Generate(args) => generate_command(args, cli.quiet),
         Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
         Command::Query(args) => crate::commands::query_command(args, &config),
+        Command::Report(args) => crate::report::command::report_command(args, &config, cli.quiet),
     }
 }
 

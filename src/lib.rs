@@ -20,6 +20,7 @@ pub mod etl;
 pub mod parse;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod sink;
@@ -63,6 +64,15 @@ pub enum Error {
     /// An ELT run, a check or an analytics query failed in the warehouse.
     #[error(transparent)]
     Warehouse(#[from] warehouse::exec::ExecError),
+    /// Ad-hoc SQL was refused before it ran.
+    #[error(transparent)]
+    AdHoc(#[from] warehouse::adhoc::AdHocError),
+    /// A query or check on the local Parquet failed.
+    #[error(transparent)]
+    Local(#[from] warehouse::local::LocalError),
+    /// The report could not be made.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     /// More records were rejected than `--max-bad-records` allows.
     #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
     TooManyRejects {
