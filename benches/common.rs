@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sparkify::generate::{generate, GenerateOptions};
 use sparkify::source::local::LocalSource;
 use sparkify::source::Source;
+use sparkify_generate::{generate, GenerateOptions};
 
 /// All files of `dir` (`song_data` or `log_data`) under `root`, as (name, bytes).
 pub fn read_all(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {

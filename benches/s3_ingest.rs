@@ -40,7 +40,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use s3::{Faults, TestS3};
-use sparkify::generate::{generate, GenerateOptions};
 use sparkify::run::{transform, TransformOptions};
 use sparkify::sink::rejects::RejectSink;
 use sparkify::source::local::LocalSource;
@@ -48,6 +47,7 @@ use sparkify::source::s3::{S3Location, S3Settings, S3Source, StaticCredentials};
 use sparkify::source::{InputFile, Source};
 use sparkify::summary::RunSummary;
 use sparkify::Progress;
+use sparkify_generate::{generate, GenerateOptions};
 
 /// Channel depth between `fetch` and the draining thread (the transform's read-ahead).
 const CHANNEL: usize = 64;

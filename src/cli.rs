@@ -50,8 +50,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Data-quality checks on the loaded tables (exit 1 when one fails).
     Check(crate::commands::CheckArgs),
-    /// Run an example analytics query (`--list` shows them).
+    /// Run an example analytics query (`--list` shows them), or your own with --sql.
     Query(crate::commands::QueryArgs),
+    /// Write an HTML report: headline figures, the checks' verdict and a chart of every query.
+    Report(crate::report::command::ReportArgs),
 }
 
 /// How to reach a warehouse.
@@ -305,6 +307,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Generate(args) => generate_command(args, cli.quiet),
         Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
         Command::Query(args) => crate::commands::query_command(args, &config),
+        Command::Report(args) => crate::report::command::report_command(args, &config, cli.quiet),
     }
 }
 
@@ -451,7 +454,7 @@ fn ddl_command(args: &TargetArgs, config: &Config, create: bool) -> Result<i32> 
 }
 
 fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
-    let options = crate::generate::GenerateOptions {
+    let options = sparkify_generate::GenerateOptions {
         output: args.output.clone(),
         songs: args.songs,
         events: args.events,
@@ -459,7 +462,7 @@ fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
         match_rate: args.match_rate,
         days: args.days,
     };
-    let s = crate::generate::generate(&options)?;
+    let s = sparkify_generate::generate(&options)?;
     if !quiet {
         println!(
             "generated {} song files and {} log files ({} events, {} song plays, {} matching a song, {:.1} MB) in {}",
@@ -473,20 +476,4 @@ fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
         );
     }
     Ok(0)
-}
-
-/// A connection string with any password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let Some((user, _password)) = userinfo.split_once(':') else {
-        return url.to_string();
-    };
-    let slash = if rest.contains('/') { "/" } else { "" };
-    format!("{scheme}://{user}:***@{host}{slash}{tail}")
 }

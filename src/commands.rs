@@ -2,16 +2,19 @@
 //! work is in [`crate::warehouse`]).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::config::Config;
 use crate::plan::{Target, TransformPlan};
+use crate::warehouse::adhoc::{self, AdHoc, AdHocResult};
 use crate::warehouse::check;
 use crate::warehouse::elt::{self, sql::EltSql};
+use crate::warehouse::local::LocalWarehouse;
 use crate::warehouse::postgres::PgTarget;
 use crate::warehouse::query;
+use crate::warehouse::render;
 use crate::warehouse::sql::{Dialect, WriteMode};
 use crate::{Error, Result};
 
@@ -28,9 +31,13 @@ pub enum Mode {
 /// Flags of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The warehouse: postgres://user[:pass]@host[:port]/db[?sslmode=…] or redshift.
-    #[arg(long)]
+    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
+    /// or redshift.
+    #[arg(long, default_value = "local")]
     pub target: String,
+    /// --target local: the folder `etl` wrote [default: warehouse]
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
     /// Allow a connection without TLS to a host that is not this machine.
     #[arg(long)]
     pub allow_insecure: bool,
@@ -46,24 +53,53 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// The query to run (see --list).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
     pub name: Option<String>,
     /// List the queries and what they answer.
     #[arg(long)]
     pub list: bool,
-    /// The warehouse: postgres://user[:pass]@host[:port]/db[?sslmode=…] or redshift.
-    #[arg(long, required_unless_present = "list")]
-    pub target: Option<String>,
+    /// Run this read-only query instead (one SELECT/WITH/VALUES/SHOW/EXPLAIN statement).
+    #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
+    pub sql: Option<String>,
+    /// Run the read-only query in this file.
+    #[arg(long, value_name = "FILE")]
+    pub sql_file: Option<PathBuf>,
+    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
+    /// or redshift.
+    #[arg(long, default_value = "local")]
+    pub target: String,
+    /// --target local: the folder `etl` wrote [default: warehouse]
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
     /// Allow a connection without TLS to a host that is not this machine.
     #[arg(long)]
     pub allow_insecure: bool,
     /// Print the result as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Print the result as CSV (a header line, then one line per row).
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// The Parquet folder of `--target local`: `--input`, else `./warehouse`. `--input` with a server
+/// target is refused rather than ignored.
+pub fn local_input(target: &str, input: Option<&Path>) -> Result<Option<PathBuf>> {
+    match (target, input) {
+        ("local", input) => Ok(Some(input.unwrap_or(Path::new("warehouse")).to_path_buf())),
+        (_, None) => Ok(None),
+        (_, Some(_)) => Err(Error::Usage(
+            "--input names the Parquet folder of --target local; a warehouse target reads its own tables".into(),
+        )),
+    }
 }
 
 /// The connection for a warehouse command, and its dialect.
-fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgTarget, Dialect)> {
+pub(crate) fn warehouse(
+    target: &str,
+    allow_insecure: bool,
+    config: &Config,
+) -> Result<(PgTarget, Dialect)> {
     match Target::parse(target, allow_insecure, config)? {
         Target::Postgres(pg) => Ok((*pg, Dialect::Postgres)),
         Target::Redshift(rs) => Ok((rs.connection, Dialect::Redshift)),
@@ -117,16 +153,21 @@ pub fn etl_elt(
 
 /// `check`: exit 0 when every check passes, 1 when one fails.
 pub fn check_command(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i32> {
-    let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+    let local = local_input(&args.target, args.input.as_deref())?;
     let expected = match &args.expect_summary {
         Some(path) => check::summary_rows(path)?,
         None => BTreeMap::new(),
     };
     let checks = check::checks(&expected);
-    let report = crate::warehouse::runtime()?.block_on(async {
-        let client = target.connect().await?;
-        Ok::<_, Error>(check::run(&client, dialect, checks).await?)
-    })?;
+    let report = if let Some(dir) = local {
+        LocalWarehouse::open(&dir)?.check(checks)?
+    } else {
+        let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+        crate::warehouse::runtime()?.block_on(async {
+            let client = target.connect().await?;
+            Ok::<_, Error>(check::run(&client, dialect, checks).await?)
+        })?
+    };
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else if !quiet || !report.passed {
@@ -149,11 +190,20 @@ pub fn check_command(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i
     Ok(if report.passed { 0 } else { 1 })
 }
 
-/// `query NAME` / `query --list`.
+/// `query NAME` / `query --list` / `query --sql …`.
 pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
     if args.list {
         print!("{}", query::list());
         return Ok(0);
+    }
+    let local = local_input(&args.target, args.input.as_deref())?;
+    let adhoc = match (&args.sql, &args.sql_file) {
+        (Some(sql), _) => Some(AdHoc::new(sql)?),
+        (None, Some(file)) => Some(AdHoc::from_file(file)?),
+        (None, None) => None,
+    };
+    if let Some(query) = adhoc {
+        return adhoc_command(args, config, local, &query);
     }
     let name = args.name.as_deref().unwrap_or_default();
     let analytic = query::find(name).ok_or_else(|| {
@@ -161,16 +211,55 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
             "no query named {name:?}; `sparkify query --list` shows them"
         ))
     })?;
-    let target = args.target.as_deref().unwrap_or_default();
-    let (target, dialect) = warehouse(target, args.allow_insecure, config)?;
-    let result = crate::warehouse::runtime()?.block_on(async {
-        let client = target.connect().await?;
-        Ok::<_, Error>(query::run(&client, dialect, analytic).await?)
-    })?;
+    let result = if let Some(dir) = local {
+        query::QueryResult {
+            query: analytic.name,
+            title: analytic.title(),
+            rows: LocalWarehouse::open(&dir)?.query(analytic.sql)?,
+        }
+    } else {
+        let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+        crate::warehouse::runtime()?.block_on(async {
+            let client = target.connect().await?;
+            Ok::<_, Error>(query::run(&client, dialect, analytic).await?)
+        })?
+    };
     if args.json {
         println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else if args.csv {
+        print!("{}", render::csv(&result.rows.columns, &result.rows.rows));
     } else {
         print!("{}", result.render());
+    }
+    Ok(0)
+}
+
+/// `query --sql …` / `--sql-file F`: one read-only query (see [`adhoc`]).
+fn adhoc_command(
+    args: &QueryArgs,
+    config: &Config,
+    local: Option<PathBuf>,
+    query: &AdHoc,
+) -> Result<i32> {
+    let rows = if let Some(dir) = local {
+        LocalWarehouse::open(&dir)?.query(query.sql())?
+    } else {
+        let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+        crate::warehouse::runtime()?.block_on(async {
+            let client = target.connect().await?;
+            Ok::<_, Error>(adhoc::run_read_only(&client, dialect, query).await?)
+        })?
+    };
+    if args.json {
+        let result = AdHocResult {
+            sql: query.sql().to_owned(),
+            rows,
+        };
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    } else if args.csv {
+        print!("{}", render::csv(&rows.columns, &rows.rows));
+    } else {
+        print!("{}", render::table(&rows.columns, &rows.rows));
     }
     Ok(0)
 }

@@ -17,10 +17,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod etl;
-pub mod generate;
 pub mod parse;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod sink;
@@ -60,10 +60,19 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
     /// Generating synthetic data failed.
     #[error(transparent)]
-    Generate(#[from] generate::Error),
+    Generate(#[from] sparkify_generate::Error),
     /// An ELT run, a check or an analytics query failed in the warehouse.
     #[error(transparent)]
     Warehouse(#[from] warehouse::exec::ExecError),
+    /// Ad-hoc SQL was refused before it ran.
+    #[error(transparent)]
+    AdHoc(#[from] warehouse::adhoc::AdHocError),
+    /// A query or check on the local Parquet failed.
+    #[error(transparent)]
+    Local(#[from] warehouse::local::LocalError),
+    /// The report could not be made.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     /// More records were rejected than `--max-bad-records` allows.
     #[error("{count} rejected records exceed --max-bad-records {max} (first: {first}); nothing was published; rejects kept in {kept}")]
     TooManyRejects {

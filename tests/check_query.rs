@@ -158,9 +158,12 @@ fn checks_pass_on_a_good_load_and_fail_by_name_on_broken_tables() {
 #[test]
 fn check_usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let (code, _, err) = check(tmp.path(), &["--target", "local"]);
+    let (code, _, err) = check(tmp.path(), &["--target", "mysql://x"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("needs a warehouse"), "{err}");
+    assert!(
+        err.contains("--target must be local, redshift or a postgres:// URL"),
+        "{err}"
+    );
     let (code, _, err) = check(
         tmp.path(),
         &[

@@ -19,7 +19,7 @@ use sparkify::config::Config;
 use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, read_latest, read_manifest, PublishOptions};
 use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
-use sparkify::warehouse::postgres::{CertCheck, PgError, RootCerts, Transport};
+use sparkify::warehouse::postgres::{CertCheck, ChannelBinding, PgError, RootCerts, Transport};
 use sparkify::warehouse::redshift::{
     execute, load_latest, parquet_rows, plan_ddl, publish_and_load, RedshiftError, RedshiftTarget,
 };
@@ -672,11 +672,12 @@ fn plain_text_to_a_remote_cluster_is_refused_on_the_resolved_plan() {
     assert_eq!(
         plan.transport,
         Transport::Tls {
-            check: CertCheck::ChainAndHost,
-            roots: RootCerts::Bundled,
+            check: CertCheck::ChainAndHost(RootCerts::Bundled),
             fallback_to_plain: false
         }
     );
+    assert_eq!(plan.channel_binding, ChannelBinding::Prefer);
+    assert_eq!(plan.warning, None);
     let shown = format!("{t} {t:?}");
     assert!(!shown.contains(PASSWORD), "{shown}");
     assert!(t
@@ -708,16 +709,80 @@ fn plain_text_to_a_remote_cluster_is_refused_on_the_resolved_plan() {
     .unwrap();
     assert_eq!(t.connection.plan().unwrap().transport, Transport::Plain);
     assert_eq!(t.connection.port(), 5439);
-    // require: encrypted, not authenticated, unless a root certificate is given.
-    let t = RedshiftTarget::from_config(&config(&[("CLUSTER", "SSLMODE", Some("require"))]), false)
-        .unwrap();
-    assert!(matches!(
-        t.connection.plan().unwrap().transport,
+}
+
+#[test]
+fn redshift_tls_settings_follow_libpq_with_the_bundled_roots_for_verify_full() {
+    let plan = |changes: &[(&str, &str, Option<&str>)]| {
+        RedshiftTarget::from_config(&config(changes), false)
+            .unwrap()
+            .connection
+            // Whatever ~/.postgresql/root.crt the tester has, it is not part of this test.
+            .use_default_root_file(false)
+            .plan()
+            .unwrap()
+    };
+    // require: encrypted, server not authenticated, so channel binding is required and the
+    // connection warns that the cluster's identity is not verified.
+    let p = plan(&[("CLUSTER", "SSLMODE", Some("require"))]);
+    assert_eq!(
+        p.transport,
         Transport::Tls {
             check: CertCheck::None,
-            ..
+            fallback_to_plain: false
         }
-    ));
+    );
+    assert_eq!(p.channel_binding, ChannelBinding::Require);
+    assert!(p.warning.unwrap().contains("identity is not verified"));
+    // ... unless CHANNEL_BINDING opts out, loudly.
+    let p = plan(&[
+        ("CLUSTER", "SSLMODE", Some("require")),
+        ("CLUSTER", "CHANNEL_BINDING", Some("disable")),
+    ]);
+    assert_eq!(p.channel_binding, ChannelBinding::Disable);
+    assert!(p.warning.unwrap().contains("collect the password"));
+    // SSLROOTCERT=system is verify-full's default; a weaker SSLMODE with it is refused.
+    let p = plan(&[("CLUSTER", "SSLROOTCERT", Some("system"))]);
+    assert_eq!(
+        p.transport,
+        Transport::Tls {
+            check: CertCheck::ChainAndHost(RootCerts::Bundled),
+            fallback_to_plain: false
+        }
+    );
+    for mode in ["require", "verify-ca"] {
+        let cfg = config(&[
+            ("CLUSTER", "SSLMODE", Some(mode)),
+            ("CLUSTER", "SSLROOTCERT", Some("system")),
+        ]);
+        let e = RedshiftTarget::from_config(&cfg, false).unwrap_err();
+        assert!(e.to_string().contains("sslrootcert=system"), "{mode}: {e}");
+    }
+    // verify-ca has no bundled default: without SSLROOTCERT (and ~/.postgresql/root.crt) the
+    // binary refuses it before anything connects, in one line.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), &[("CLUSTER", "SSLMODE", Some("verify-ca"))]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sparkify"))
+        .args(["--config", &cfg, "etl", "--target", "redshift", "--dry-run"])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env_remove("SPARKIFY_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("sslmode=verify-ca needs a trusted root"),
+        "{err}"
+    );
+    assert!(!err.contains(PASSWORD), "{err}");
+    // A bad CHANNEL_BINDING names the key.
+    let cfg = config(&[("CLUSTER", "CHANNEL_BINDING", Some("maybe"))]);
+    let e = RedshiftTarget::from_config(&cfg, false).unwrap_err();
+    assert!(e.to_string().contains("CHANNEL_BINDING"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------

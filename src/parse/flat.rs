@@ -358,7 +358,7 @@ mod tests {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 files_under(&path, out);
-            } else {
+            } else if crate::source::is_input_name(&path.to_string_lossy()) {
                 out.push(path);
             }
         }
@@ -401,7 +401,7 @@ mod tests {
     #[test]
     fn reads_every_generated_record_as_simd_json_does() {
         let dir = tempfile::tempdir().unwrap();
-        crate::generate::generate(&crate::generate::GenerateOptions {
+        sparkify_generate::generate(&sparkify_generate::GenerateOptions {
             output: dir.path().to_path_buf(),
             songs: 300,
             events: 20_000,

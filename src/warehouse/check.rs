@@ -88,7 +88,7 @@ impl std::fmt::Display for Expect {
 }
 
 impl Expect {
-    fn holds(self, found: u64) -> bool {
+    pub(crate) fn holds(self, found: u64) -> bool {
         match self {
             Expect::Zero => found == 0,
             Expect::AtLeastOne => found >= 1,
@@ -319,7 +319,7 @@ pub async fn run(
 }
 
 /// The tables a check reads.
-fn check_tables(check: &Check) -> Vec<&'static str> {
+pub(crate) fn check_tables(check: &Check) -> Vec<&'static str> {
     let mut v = vec![check.table];
     if check.check == "orphan" {
         if let Some(r) = REFERENCES.iter().find(|r| {

@@ -7,9 +7,11 @@
 //! Beyond loading: [`elt`] builds the star schema inside the warehouse from staged raw JSON,
 //! [`check`] runs data-quality checks on the loaded tables and [`query`] runs example analytics.
 
+pub mod adhoc;
 pub mod check;
 pub mod elt;
 pub mod exec;
+pub mod local;
 pub mod postgres;
 pub mod query;
 pub mod redshift;

@@ -52,9 +52,48 @@ pub fn table(headers: &[String], rows: &[Vec<Option<String>>]) -> String {
     out
 }
 
+/// Renders `rows` under `headers` as CSV (RFC 4180 quoting, one line per row): a field holding a
+/// comma, quote or line break is quoted, quotes doubled; `None` is an empty field.
+pub fn csv(headers: &[String], rows: &[Vec<Option<String>>]) -> String {
+    fn field(out: &mut String, value: &str) {
+        if value.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&value.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(value);
+        }
+    }
+    let mut out = String::new();
+    let mut line = |values: &mut dyn Iterator<Item = &str>| {
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            field(&mut out, v);
+        }
+        out.push('\n');
+    };
+    line(&mut headers.iter().map(String::as_str));
+    for row in rows {
+        line(&mut row.iter().map(|v| v.as_deref().unwrap_or("")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let h = vec!["title".to_string(), "plays".to_string()];
+        let rows = vec![
+            vec![Some("Hey, \"Jude\"".to_string()), Some("2".to_string())],
+            vec![None, Some("1".to_string())],
+        ];
+        assert_eq!(csv(&h, &rows), "title,plays\n\"Hey, \"\"Jude\"\"\",2\n,1\n");
+    }
 
     #[test]
     fn aligns_text_left_and_numbers_right() {

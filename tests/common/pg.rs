@@ -4,6 +4,10 @@
 //! directory, listening only on 127.0.0.1 and a Unix socket inside that directory, with `fsync`
 //! off. The server is stopped (`pg_ctl stop -m immediate`) and the directory removed on drop.
 //!
+//! [`TestPg::start_tls`] adds TLS with a chosen server certificate (signed by a throwaway CA, or
+//! self-signed) and a login role whose TCP authentication method is chosen (`trust`,
+//! `scram-sha-256`, `md5`, `password`).
+//!
 //! When run as root, the server runs as the `postgres` user via `runuser`, because PostgreSQL
 //! refuses to run as root. When `initdb` is not installed the tests are skipped with a loud
 //! message, unless `CI=true`, where a missing server is a failure.
@@ -16,8 +20,56 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The superuser created by `initdb`.
+/// The superuser created by `initdb`; it logs in without a password (`trust`).
 pub const SUPERUSER: &str = "postgres";
+/// The role [`TestPg::create_login_user`] creates, which authenticates over TCP as [`Auth`] says.
+pub const LOGIN_USER: &str = "app";
+/// [`LOGIN_USER`]'s password.
+pub const LOGIN_PASSWORD: &str = "app-pw-4711";
+
+/// How [`LOGIN_USER`] authenticates over TCP (`pg_hba.conf`); the superuser always uses `trust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No password.
+    Trust,
+    /// `scram-sha-256`: with TLS the server also offers `SCRAM-SHA-256-PLUS` (channel binding).
+    ScramSha256,
+    /// `md5`, with the password stored as an MD5 hash.
+    Md5,
+    /// `password`: the password in clear text.
+    Password,
+}
+
+impl Auth {
+    fn hba_method(self) -> &'static str {
+        match self {
+            Auth::Trust => "trust",
+            Auth::ScramSha256 => "scram-sha-256",
+            Auth::Md5 => "md5",
+            Auth::Password => "password",
+        }
+    }
+}
+
+/// The certificate a TLS test server presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerCert {
+    /// The subject's Common Name.
+    pub common_name: &'static str,
+    /// The subjectAltName in openssl's syntax (`DNS:localhost,IP:127.0.0.1`), or none.
+    pub alt_names: Option<&'static str>,
+    /// Self-signed, instead of signed by the test CA ([`TestPg::ca_cert`]).
+    pub self_signed: bool,
+}
+
+impl ServerCert {
+    /// Signed by the test CA for DNS name `localhost` only (so `verify-full` to `127.0.0.1` fails).
+    pub const LOCALHOST: ServerCert = ServerCert {
+        common_name: "localhost",
+        alt_names: Some("DNS:localhost"),
+        self_signed: false,
+    };
+}
 
 /// A running throwaway PostgreSQL server.
 pub struct TestPg {
@@ -33,21 +85,27 @@ impl TestPg {
     /// installed. Panics with the server log if it is installed but cannot start, and when it is
     /// missing while `CI=true`.
     pub fn start() -> Option<TestPg> {
-        TestPg::start_inner(false)
+        TestPg::start_inner(None, Auth::Trust)
     }
 
     /// Like [`TestPg::start`], with TLS enabled: a throwaway CA (see [`TestPg::ca_cert`]) signs a
     /// server certificate for `localhost` (DNS name only, so `verify-full` to `127.0.0.1` fails).
     /// Needs the `openssl` command.
     pub fn start_with_tls() -> Option<TestPg> {
-        TestPg::start_inner(true)
+        TestPg::start_inner(Some(ServerCert::LOCALHOST), Auth::Trust)
     }
 
-    fn start_inner(tls: bool) -> Option<TestPg> {
+    /// Like [`TestPg::start_with_tls`], presenting `cert`, with [`LOGIN_USER`] authenticating
+    /// over TCP by `auth` (create it with [`TestPg::create_login_user`]).
+    pub fn start_tls(cert: ServerCert, auth: Auth) -> Option<TestPg> {
+        TestPg::start_inner(Some(cert), auth)
+    }
+
+    fn start_inner(tls: Option<ServerCert>, auth: Auth) -> Option<TestPg> {
         if find_in_path("initdb").is_none() || find_in_path("pg_ctl").is_none() {
             return skip("initdb/pg_ctl (PostgreSQL server binaries) not found on PATH");
         }
-        if tls && find_in_path("openssl").is_none() {
+        if tls.is_some() && find_in_path("openssl").is_none() {
             return skip("openssl (needed for test certificates) not found on PATH");
         }
         let as_postgres_user = running_as_root();
@@ -69,8 +127,8 @@ impl TestPg {
             as_postgres_user,
             stopped: true,
         };
-        if tls {
-            pg.make_certificates();
+        if let Some(cert) = tls {
+            pg.make_certificates(cert);
         }
         if as_postgres_user {
             check_traversable(pg.dir.path());
@@ -100,6 +158,14 @@ impl TestPg {
                 "--no-instructions",
             ],
         );
+        if auth != Auth::Trust {
+            let hba = format!(
+                "local all all trust\nhost all {SUPERUSER} 127.0.0.1/32 trust\n\
+                 host all {LOGIN_USER} 127.0.0.1/32 {}\n",
+                auth.hba_method()
+            );
+            std::fs::write(pg.data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        }
 
         // A free port can be taken between probing and binding: retry a few times.
         let mut last_log = String::new();
@@ -112,7 +178,7 @@ impl TestPg {
                 pg.port,
                 path_str(pg.dir.path())
             );
-            if tls {
+            if tls.is_some() {
                 options.push_str(&format!(
                     " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
                     path_str(&pg.dir.path().join("server.crt")),
@@ -155,15 +221,19 @@ impl TestPg {
         self.dir.path().join("ca.crt")
     }
 
-    /// Creates `ca.crt` and a `server.crt`/`server.key` for DNS name `localhost`, signed by it.
-    fn make_certificates(&self) {
+    /// Creates `ca.crt` and a `server.crt`/`server.key` as `cert` says.
+    fn make_certificates(&self, cert: ServerCert) {
         let d = self.dir.path();
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("write server.ext");
+        let mut ext = String::new();
+        if let Some(alt) = cert.alt_names {
+            ext.push_str(&format!("subjectAltName={alt}\n"));
+        }
+        ext.push_str(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\n",
+        );
+        std::fs::write(d.join("server.ext"), ext).expect("write server.ext");
+        let subject = format!("/CN={}", cert.common_name);
         let ec = [
             "-newkey",
             "ec",
@@ -185,26 +255,19 @@ impl TestPg {
                 &["req"][..],
                 &ec,
                 &["-keyout", "server.key", "-out", "server.csr"],
-                &["-subj", "/CN=localhost"],
+                &["-subj", &subject],
             ]
             .concat(),
-            vec![
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.crt",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
+            [
+                &["x509", "-req", "-in", "server.csr"][..],
+                if cert.self_signed {
+                    &["-key", "server.key"][..]
+                } else {
+                    &["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"][..]
+                },
+                &["-out", "server.crt", "-days", "2", "-extfile", "server.ext"],
+            ]
+            .concat(),
         ];
         for args in steps {
             self.run_checked("openssl", args, false);
@@ -268,6 +331,33 @@ impl TestPg {
             let _ = connection.await;
         });
         client
+    }
+
+    /// Creates [`LOGIN_USER`] with [`LOGIN_PASSWORD`], stored as an MD5 hash for [`Auth::Md5`]
+    /// (else as SCRAM, PostgreSQL's default).
+    pub async fn create_login_user(&self, auth: Auth) {
+        let encryption = if auth == Auth::Md5 {
+            "md5"
+        } else {
+            "scram-sha-256"
+        };
+        self.connect()
+            .await
+            .batch_execute(&format!(
+                "SET password_encryption = '{encryption}';\n\
+                 CREATE ROLE {LOGIN_USER} LOGIN PASSWORD '{LOGIN_PASSWORD}';"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("CREATE ROLE {LOGIN_USER}: {e}"));
+    }
+
+    /// A URL for [`LOGIN_USER`] with its password, to database `postgres` at `host` (`localhost`
+    /// or `127.0.0.1`) and this server's port, with `query` (`sslmode=…&…`).
+    pub fn login_url(&self, host: &str, query: &str) -> String {
+        format!(
+            "postgres://{LOGIN_USER}:{LOGIN_PASSWORD}@{host}:{}/postgres?{query}",
+            self.port
+        )
     }
 
     /// Creates an empty database and returns its name (for isolating tests on one server).
@@ -355,6 +445,36 @@ impl Drop for TestPg {
         // The TempDir removes the directory (root may remove postgres-owned files; a non-root user
         // owns them).
     }
+}
+
+/// Writes a self-signed certificate for `localhost` and its key into `dir` (`mitm.crt`, `mitm.key`):
+/// a certificate no test CA vouches for, as a man in the middle would present.
+pub fn self_signed_localhost_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("mitm.crt"), dir.join("mitm.key"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
 }
 
 /// Skips loudly, or panics under `CI=true`.

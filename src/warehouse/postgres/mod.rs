@@ -23,7 +23,5 @@ pub use ddl::{create_tables, drop_tables};
 pub(crate) use error::first_line;
 pub use error::{describe, PgError, Result};
 pub use load::{load, load_with, LoadReport, TableData, TableLoad};
-pub use target::{
-    CertCheck, ConnectPlan, PgHost, PgTarget, RootCerts, SslMode, Transport,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT,
-};
+pub use target::{PgHost, PgTarget, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
+pub use tls::{CertCheck, ChannelBinding, ConnectPlan, RootCerts, Transport};

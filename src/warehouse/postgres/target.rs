@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::{Client, Connection, NoTls};
 
 use super::error::{describe, PgError, Result};
-use super::tls;
+use super::tls::{self, CertCheck, ChannelBinding, ConnectPlan, RootCerts, Transport};
 use super::url::parse_url;
 use super::Secret;
 
@@ -29,8 +29,9 @@ pub enum SslMode {
     /// TLS if the server offers it, plain otherwise (libpq's default).
     #[default]
     Prefer,
-    /// TLS always; the certificate is not verified (libpq semantics) unless `sslrootcert` is set,
-    /// in which case the chain is verified as for `verify-ca`.
+    /// TLS always; the certificate is not verified (libpq semantics), so SCRAM channel binding is
+    /// required, unless a root certificate is given (`sslrootcert`, `~/.postgresql/root.crt`), in
+    /// which case the chain is verified as for `verify-ca`.
     Require,
     /// TLS always; the certificate must chain to a trusted root.
     VerifyCa,
@@ -122,53 +123,6 @@ impl fmt::Display for PgHost {
     }
 }
 
-/// Where trusted root certificates come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootCerts {
-    /// Mozilla's root store compiled into the binary (`webpki-roots`); also `sslrootcert=system`.
-    Bundled,
-    /// A PEM file (`sslrootcert=/path/to/ca.pem`), e.g. the Amazon RDS bundle.
-    File(PathBuf),
-}
-
-/// How the server certificate is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertCheck {
-    /// Not at all: encryption without authentication (`sslmode=require` without `sslrootcert`).
-    None,
-    /// The chain must lead to a trusted root (`verify-ca`).
-    Chain,
-    /// The chain must lead to a trusted root and the certificate must name the host (`verify-full`).
-    ChainAndHost,
-}
-
-/// How the connection will be transported, decided before any network traffic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// No TLS.
-    Plain,
-    /// TLS.
-    Tls {
-        /// Certificate checking.
-        check: CertCheck,
-        /// Trusted roots (unused with [`CertCheck::None`]).
-        roots: RootCerts,
-        /// Whether a server without TLS is accepted (`prefer` with an explicit insecure opt-in).
-        fallback_to_plain: bool,
-    },
-}
-
-/// The resolved plan for a connection: what will be contacted, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectPlan {
-    /// `host:port/db`, for messages.
-    pub endpoint: String,
-    /// Whether the host is this machine.
-    pub local: bool,
-    /// Plain or TLS.
-    pub transport: Transport,
-}
-
 /// A PostgreSQL connection target parsed from a URL.
 ///
 /// `Debug` and `Display` never show the password.
@@ -181,16 +135,19 @@ pub struct PgTarget {
     pub(super) dbname: String,
     pub(super) sslmode: SslMode,
     pub(super) sslrootcert: Option<RootCerts>,
+    pub(super) channel_binding: Option<ChannelBinding>,
     pub(super) application_name: String,
     pub(super) connect_timeout: Duration,
-    allow_insecure_remote: bool,
+    pub(super) allow_insecure_remote: bool,
+    pub(super) use_default_root_file: bool,
 }
 
 impl PgTarget {
     /// Parses `postgres://user:pass@host:port/db?sslmode=…` (or `postgresql://`).
     ///
     /// Supported query parameters: `host` (a path starting with `/` is a Unix socket directory),
-    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `application_name`,
+    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert` (a PEM file, or `system`,
+    /// which makes `verify-full` the default `sslmode`), `channel_binding`, `application_name`,
     /// `connect_timeout` (seconds). Components are percent-decoded; reserved characters in the
     /// password (`@ / ? # %`) should be percent-encoded.
     pub fn parse(url: &str) -> Result<PgTarget> {
@@ -213,9 +170,11 @@ impl PgTarget {
             dbname: dbname.into(),
             sslmode: SslMode::default(),
             sslrootcert: None,
+            channel_binding: None,
             application_name: "sparkify".to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             allow_insecure_remote: false,
+            use_default_root_file: true,
         }
     }
 
@@ -228,6 +187,20 @@ impl PgTarget {
     /// Sets where trusted root certificates come from (`sslrootcert`).
     pub fn with_root_certs(mut self, roots: RootCerts) -> PgTarget {
         self.sslrootcert = Some(roots);
+        self
+    }
+
+    /// Sets `channel_binding`; without it, binding is required when the certificate is not verified
+    /// and preferred otherwise.
+    pub fn with_channel_binding(mut self, channel_binding: ChannelBinding) -> PgTarget {
+        self.channel_binding = Some(channel_binding);
+        self
+    }
+
+    /// Whether libpq's default root certificate file, `~/.postgresql/root.crt`, is used when no
+    /// `sslrootcert` is given (on by default, as in libpq).
+    pub fn use_default_root_file(mut self, on: bool) -> PgTarget {
+        self.use_default_root_file = on;
         self
     }
 
@@ -285,62 +258,6 @@ impl PgTarget {
         format!("{}:{}/{}", self.host, self.port, self.dbname)
     }
 
-    /// Decides how to connect, without connecting: local hosts may be plain; a remote host needs
-    /// `sslmode=require` or `verify-*` unless insecure connections were explicitly allowed.
-    pub fn plan(&self) -> Result<ConnectPlan> {
-        let local = self.host.is_local();
-        let endpoint = self.endpoint();
-        let roots = self.sslrootcert.clone().unwrap_or(RootCerts::Bundled);
-        let transport = match self.sslmode {
-            SslMode::Require => Transport::Tls {
-                check: if self.sslrootcert.is_some() {
-                    CertCheck::Chain
-                } else {
-                    CertCheck::None
-                },
-                roots,
-                fallback_to_plain: false,
-            },
-            SslMode::VerifyCa => Transport::Tls {
-                check: CertCheck::Chain,
-                roots,
-                fallback_to_plain: false,
-            },
-            SslMode::VerifyFull => Transport::Tls {
-                check: CertCheck::ChainAndHost,
-                roots,
-                fallback_to_plain: false,
-            },
-            SslMode::Disable | SslMode::Allow | SslMode::Prefer if local => Transport::Plain,
-            _ if !self.allow_insecure_remote => {
-                return Err(PgError::InsecureRemote {
-                    endpoint,
-                    sslmode: self.sslmode,
-                })
-            }
-            SslMode::Disable => Transport::Plain,
-            SslMode::Allow | SslMode::Prefer => Transport::Tls {
-                check: CertCheck::None,
-                roots,
-                fallback_to_plain: true,
-            },
-        };
-        if let (Transport::Tls { .. }, PgHost::Unix(_)) = (&transport, &self.host) {
-            return Err(PgError::Tls {
-                endpoint,
-                reason: format!(
-                    "sslmode={} cannot be used with a Unix socket; use sslmode=disable or a TCP host",
-                    self.sslmode
-                ),
-            });
-        }
-        Ok(ConnectPlan {
-            endpoint,
-            local,
-            transport,
-        })
-    }
-
     /// The driver configuration (holds the password; do not log it — its `Debug` redacts it).
     pub fn config(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
@@ -361,17 +278,17 @@ impl PgTarget {
         c
     }
 
-    /// Connects according to [`PgTarget::plan`] and drives the connection on the current Tokio
-    /// runtime. Errors name `host:port/db` and the user, never the password.
+    /// Connects according to [`PgTarget::plan`] (logging its warning first, if any) and drives
+    /// the connection on the current Tokio runtime. Errors name `host:port/db` and the user, never
+    /// the password.
     pub async fn connect(&self) -> Result<Client> {
         let plan = self.plan()?;
+        if let Some(warning) = &plan.warning {
+            tracing::warn!(endpoint = %plan.endpoint, "{warning}");
+        }
         let mut config = self.config();
-        let connect_error = |source: tokio_postgres::Error| PgError::Connect {
-            endpoint: plan.endpoint.clone(),
-            user: self.user.clone(),
-            reason: describe(&source),
-            source,
-        };
+        config.channel_binding(plan.channel_binding.into());
+        let connect_error = |source| self.connect_error(&plan, source);
         match &plan.transport {
             Transport::Plain => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -381,30 +298,67 @@ impl PgTarget {
             }
             Transport::Tls {
                 check,
-                roots,
                 fallback_to_plain,
             } => {
-                if *check == CertCheck::None && !plan.local {
-                    tracing::warn!(
-                        endpoint = %plan.endpoint,
-                        "TLS without certificate verification (sslmode={}); use sslmode=verify-full \
-                         to authenticate the server",
-                        self.sslmode
-                    );
-                }
                 config.ssl_mode(if *fallback_to_plain {
                     tokio_postgres::config::SslMode::Prefer
                 } else {
                     tokio_postgres::config::SslMode::Require
                 });
-                let tls = tls::connector(*check, roots).map_err(|reason| PgError::Tls {
-                    endpoint: plan.endpoint.clone(),
-                    reason,
-                })?;
+                // plan() refuses TLS over a Unix socket, so the host is a name or an address.
+                let host = match &self.host {
+                    PgHost::Tcp(h) => h.as_str(),
+                    PgHost::Unix(_) => "",
+                };
+                let tls = tls::connector(check, host).map_err(|reason| self.tls_error(reason))?;
                 let (client, connection) = config.connect(tls).await.map_err(connect_error)?;
                 spawn_connection(plan.endpoint.clone(), connection);
                 Ok(client)
             }
+        }
+    }
+
+    /// The error for a failed connection; a refusal for want of channel binding says why binding
+    /// was required and what the user can do.
+    fn connect_error(&self, plan: &ConnectPlan, source: tokio_postgres::Error) -> PgError {
+        // tokio-postgres' words when the server authenticates without binding (`connect_raw.rs`).
+        const NOT_BOUND: &str = "server did not use channel binding";
+        let mut reason = describe(&source);
+        if plan.channel_binding == ChannelBinding::Require && reason.contains(NOT_BOUND) {
+            let why = match &plan.transport {
+                Transport::Tls {
+                    check: CertCheck::None,
+                    ..
+                } if self.channel_binding.is_none() => format!(
+                    "the server certificate is not verified (sslmode={} without a root \
+                     certificate), so SCRAM channel binding is required",
+                    self.sslmode
+                ),
+                _ => "channel_binding=require".to_owned(),
+            };
+            reason = format!(
+                "{why}, and the server did not use it (it must authenticate {} by scram-sha-256 over \
+                 TLS; md5, password and trust cannot bind), so the password was not sent; verify \
+                 the server (sslrootcert=<CA file>, sslmode=verify-full) or accept the risk of a \
+                 man in the middle with channel_binding=disable",
+                self.user
+            );
+        }
+        if let Transport::Tls {
+            check: CertCheck::Chain(roots) | CertCheck::ChainAndHost(roots),
+            ..
+        } = &plan.transport
+        {
+            // rustls' words for a certificate it refused: say which roots were trusted.
+            if reason.contains("invalid peer certificate") {
+                reason.push_str(&format!(" (trusted roots: {roots})"));
+            }
+        }
+        PgError::Connect {
+            endpoint: plan.endpoint.clone(),
+            user: self.user.clone(),
+            reason,
+            source,
         }
     }
 }
@@ -469,87 +423,6 @@ mod tests {
         assert_eq!(
             t.to_string(),
             "postgres://u:***@localhost:5432/d?sslmode=prefer"
-        );
-    }
-
-    #[test]
-    fn local_hosts_may_be_plain() {
-        for url in [
-            "postgres://u@localhost/d",
-            "postgres://u@127.0.0.1/d?sslmode=disable",
-            "postgres://u@127.8.9.10/d",
-            "postgres://u@[::1]/d",
-            "postgres://u@/d?host=/tmp",
-        ] {
-            let plan = PgTarget::parse(url).unwrap().plan().unwrap();
-            assert!(plan.local, "{url}");
-            assert_eq!(plan.transport, Transport::Plain, "{url}");
-        }
-    }
-
-    #[test]
-    fn remote_without_tls_is_refused() {
-        for mode in ["disable", "allow", "prefer"] {
-            let url = format!("postgres://u:hunter2@db.example.com/d?sslmode={mode}");
-            let t = PgTarget::parse(&url).unwrap();
-            let e = t.plan().unwrap_err();
-            assert!(matches!(e, PgError::InsecureRemote { .. }), "{e}");
-            let msg = e.to_string();
-            assert!(msg.contains("db.example.com:5432/d"), "{msg}");
-            assert!(!msg.contains("hunter2"));
-        }
-        // Default sslmode is prefer: refused too.
-        assert!(PgTarget::parse("postgres://u@10.0.0.5/d")
-            .unwrap()
-            .plan()
-            .is_err());
-        // Explicit opt-in.
-        let plan = PgTarget::parse("postgres://u@10.0.0.5/d?sslmode=disable")
-            .unwrap()
-            .allow_insecure_remote(true)
-            .plan()
-            .unwrap();
-        assert_eq!(plan.transport, Transport::Plain);
-    }
-
-    #[test]
-    fn remote_with_tls_is_planned() {
-        let plan = PgTarget::parse("postgres://u@db.example.com/d?sslmode=verify-full")
-            .unwrap()
-            .plan()
-            .unwrap();
-        assert!(!plan.local);
-        assert_eq!(
-            plan.transport,
-            Transport::Tls {
-                check: CertCheck::ChainAndHost,
-                roots: RootCerts::Bundled,
-                fallback_to_plain: false
-            }
-        );
-        let plan = PgTarget::parse("postgres://u@db.example.com/d?sslmode=require")
-            .unwrap()
-            .plan()
-            .unwrap();
-        assert!(matches!(
-            plan.transport,
-            Transport::Tls {
-                check: CertCheck::None,
-                ..
-            }
-        ));
-        let plan =
-            PgTarget::parse("postgres://u@db.example.com/d?sslmode=require&sslrootcert=/ca.pem")
-                .unwrap()
-                .plan()
-                .unwrap();
-        assert_eq!(
-            plan.transport,
-            Transport::Tls {
-                check: CertCheck::Chain,
-                roots: RootCerts::File("/ca.pem".into()),
-                fallback_to_plain: false
-            }
         );
     }
 }

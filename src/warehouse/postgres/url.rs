@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{PgError, Result};
-use super::target::{PgHost, PgTarget, RootCerts, SslMode, DEFAULT_PORT};
+use super::target::{PgHost, PgTarget, SslMode, DEFAULT_PORT};
+use super::tls::{ChannelBinding, RootCerts};
 use super::Secret;
 
 fn invalid(reason: impl Into<String>) -> PgError {
@@ -133,8 +134,9 @@ pub(super) fn parse_url(url: &str) -> Result<PgTarget> {
         _ => None,
     };
 
-    let mut sslmode = SslMode::default();
+    let mut sslmode: Option<SslMode> = None;
     let mut sslrootcert = None;
+    let mut channel_binding: Option<ChannelBinding> = None;
     let mut application_name = None;
     let mut connect_timeout = None;
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
@@ -152,7 +154,7 @@ pub(super) fn parse_url(url: &str) -> Result<PgTarget> {
             "user" => user = Some(value),
             "password" => password = Some(Secret::new(value)),
             "dbname" => dbname = Some(value),
-            "sslmode" => sslmode = value.parse()?,
+            "sslmode" => sslmode = Some(value.parse()?),
             "sslrootcert" => {
                 sslrootcert = Some(if value == "system" {
                     RootCerts::Bundled
@@ -160,6 +162,7 @@ pub(super) fn parse_url(url: &str) -> Result<PgTarget> {
                     RootCerts::File(PathBuf::from(value))
                 })
             }
+            "channel_binding" => channel_binding = Some(value.parse()?),
             "application_name" => application_name = Some(value),
             "connect_timeout" => {
                 let secs: u64 = value
@@ -180,7 +183,8 @@ pub(super) fn parse_url(url: &str) -> Result<PgTarget> {
                 };
                 return Err(invalid(format!(
                     "unsupported connection parameter {shown}; supported: host, port, user, \
-                     password, dbname, sslmode, sslrootcert, application_name, connect_timeout"
+                     password, dbname, sslmode, sslrootcert, channel_binding, application_name, \
+                     connect_timeout"
                 )));
             }
         }
@@ -191,8 +195,14 @@ pub(super) fn parse_url(url: &str) -> Result<PgTarget> {
     let dbname = dbname.unwrap_or_else(|| user.clone());
     let mut target = PgTarget::new(host, port.unwrap_or(DEFAULT_PORT), user, dbname);
     target.password = password;
-    target.sslmode = sslmode;
+    // libpq 16+: sslrootcert=system makes verify-full the default (and the only accepted) mode.
+    target.sslmode = sslmode.unwrap_or(if sslrootcert == Some(RootCerts::Bundled) {
+        SslMode::VerifyFull
+    } else {
+        SslMode::default()
+    });
     target.sslrootcert = sslrootcert;
+    target.channel_binding = channel_binding;
     if let Some(name) = application_name {
         target.application_name = name;
     }
@@ -254,6 +264,31 @@ mod tests {
         assert_eq!(t.host, PgHost::Tcp("::1".into()));
         assert_eq!(t.endpoint(), "[::1]:7000/d");
         assert!(t.host.is_local());
+    }
+
+    #[test]
+    fn parses_tls_parameters_as_libpq() {
+        let t =
+            PgTarget::parse("postgres://u@h/d?sslmode=require&channel_binding=disable").unwrap();
+        assert_eq!(t.channel_binding, Some(ChannelBinding::Disable));
+        assert_eq!(t.sslrootcert, None);
+        // sslrootcert=system: verify-full unless another mode is given (which plan() refuses).
+        let t = PgTarget::parse("postgres://u@h/d?sslrootcert=system").unwrap();
+        assert_eq!(
+            (t.sslmode, t.sslrootcert),
+            (SslMode::VerifyFull, Some(RootCerts::Bundled))
+        );
+        let t = PgTarget::parse("postgres://u@h/d?sslrootcert=system&sslmode=verify-ca").unwrap();
+        assert_eq!(t.sslmode, SslMode::VerifyCa);
+        let t = PgTarget::parse("postgres://u@h/d?sslrootcert=/etc/ca.pem").unwrap();
+        assert_eq!(t.sslmode, SslMode::Prefer);
+        assert_eq!(t.sslrootcert, Some(RootCerts::File("/etc/ca.pem".into())));
+        let e = PgTarget::parse("postgres://u:hunter2@h/d?channel_binding=hunter2").unwrap_err();
+        assert!(
+            e.to_string().contains("channel_binding must be one of"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::config::{Config, Secret};
 use crate::sink::s3::LATEST;
 use crate::source::s3::{S3Location, S3Settings};
-use crate::warehouse::postgres::{PgHost, PgTarget, RootCerts, SslMode};
+use crate::warehouse::postgres::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode};
 use crate::warehouse::sql::{Dialect, IamRole, Ident, S3Url, Sql};
 
 use super::RedshiftError;
@@ -18,7 +18,9 @@ pub const DEFAULT_PORT: u16 = 5439;
 ///
 /// Keys: `[CLUSTER] HOST DB_NAME DB_USER DB_PASSWORD DB_PORT` (port 5439 by default), optional
 /// `[CLUSTER] SSLMODE` (default `verify-full`: TLS, certificate checked against the bundled
-/// Mozilla roots and the host name), `SSLROOTCERT` (a PEM file) and `SCHEMA`; `[IAM_ROLE] ARN`;
+/// Mozilla roots, which hold the Amazon Trust Services roots Redshift's certificates chain to, and
+/// the host name), `SSLROOTCERT` (a PEM file, or `system`: the bundled roots), `CHANNEL_BINDING`
+/// (libpq's `channel_binding`) and `SCHEMA`; `[IAM_ROLE] ARN`;
 /// `[S3] STAGING` (`s3://bucket/prefix`) and `REGION`. `SPARKIFY_<SECTION>_<KEY>` overrides any of
 /// them, e.g. `SPARKIFY_CLUSTER_DB_PASSWORD`. `Debug` and `Display` never show the password.
 #[derive(Debug, Clone)]
@@ -70,28 +72,12 @@ impl RedshiftTarget {
         let dbname = config.require("CLUSTER", "DB_NAME")?;
         let user = config.require("CLUSTER", "DB_USER")?;
         let password = Secret::new(config.require("CLUSTER", "DB_PASSWORD")?);
-        let sslmode = match config.get("CLUSTER", "SSLMODE") {
-            None => SslMode::VerifyFull,
-            Some(m) => m.parse().map_err(|_| {
-                config.invalid(
-                    "CLUSTER",
-                    "SSLMODE",
-                    "must be one of disable, allow, prefer, require, verify-ca, verify-full",
-                )
-            })?,
-        };
-        let mut connection = PgTarget::new(PgHost::Tcp(host), port, user, dbname)
-            .with_sslmode(sslmode)
+        let connection = PgTarget::new(PgHost::Tcp(host), port, user, dbname)
             .with_password(password)
             // Redshift has been seen to reject the application_name startup parameter.
             .with_application_name("")
             .allow_insecure_remote(allow_insecure);
-        if let Some(root) = config.get("CLUSTER", "SSLROOTCERT") {
-            connection = connection.with_root_certs(match root.as_str() {
-                "system" => RootCerts::Bundled,
-                path => RootCerts::File(path.into()),
-            });
-        }
+        let connection = tls_settings(config, connection)?;
         connection.plan()?;
 
         let iam_role = IamRole::new(&config.require("IAM_ROLE", "ARN")?)
@@ -138,6 +124,42 @@ impl RedshiftTarget {
             ..S3Settings::default()
         }
     }
+}
+
+/// Applies `[CLUSTER] SSLMODE`, `SSLROOTCERT` and `CHANNEL_BINDING` as libpq reads `sslmode`,
+/// `sslrootcert` and `channel_binding`, except that `verify-full` (the default) without
+/// `SSLROOTCERT` trusts the bundled Mozilla roots instead of needing `~/.postgresql/root.crt`.
+fn tls_settings(config: &Config, connection: PgTarget) -> Result<PgTarget, RedshiftError> {
+    let sslmode = match config.get("CLUSTER", "SSLMODE") {
+        None => SslMode::VerifyFull,
+        Some(m) => m.parse().map_err(|_| {
+            config.invalid(
+                "CLUSTER",
+                "SSLMODE",
+                "must be one of disable, allow, prefer, require, verify-ca, verify-full",
+            )
+        })?,
+    };
+    let mut connection = connection.with_sslmode(sslmode);
+    match config.get("CLUSTER", "SSLROOTCERT").as_deref() {
+        Some("system") => connection = connection.with_root_certs(RootCerts::Bundled),
+        Some(path) => connection = connection.with_root_certs(RootCerts::File(path.into())),
+        None if sslmode == SslMode::VerifyFull => {
+            connection = connection.with_root_certs(RootCerts::Bundled)
+        }
+        None => {}
+    }
+    if let Some(binding) = config.get("CLUSTER", "CHANNEL_BINDING") {
+        let binding: ChannelBinding = binding.parse().map_err(|_| {
+            config.invalid(
+                "CLUSTER",
+                "CHANNEL_BINDING",
+                "must be one of disable, prefer, require",
+            )
+        })?;
+        connection = connection.with_channel_binding(binding);
+    }
+    Ok(connection)
 }
 
 impl fmt::Display for RedshiftTarget {

@@ -27,9 +27,11 @@
 //! through SplitMix64, floating point is limited to exactly rounded operations, and every
 //! day, session and song chunk uses its own stream, so the thread count changes no byte.
 
+mod calendar;
 mod catalog;
 mod events;
 mod format;
+mod json;
 mod names;
 mod rng;
 mod sessions;
@@ -41,12 +43,14 @@ mod write;
 use std::path::PathBuf;
 
 use catalog::Catalog;
-use write::{reset_dir, write_logs, write_songs};
+pub use write::MARKER;
+use write::{check_replaceable, reset_dir, write_logs, write_songs};
 
 /// Options for `sparkify generate`.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
-    /// Folder to write into; its `song_data` and `log_data` subfolders are replaced.
+    /// Folder to write into; its `song_data` and `log_data` subfolders are replaced when they do
+    /// not exist, are empty or were written by `generate` (else the run is refused).
     pub output: std::path::PathBuf,
     /// Number of song files.
     pub songs: u64,
@@ -104,6 +108,14 @@ pub enum Error {
     /// An option is out of range.
     #[error("invalid generate option: {0}")]
     Invalid(String),
+    /// `song_data` or `log_data` of the output holds data that `generate` did not write.
+    #[error("refusing to replace {path}: {reason}")]
+    Refused {
+        /// The folder.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Result type of this module.
@@ -111,7 +123,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Generates song and log files as described in the [module docs](self).
 ///
-/// Replaces `song_data` and `log_data` in `opts.output` (creating the folder if needed).
+/// Replaces `song_data` and `log_data` in `opts.output` (creating the folder if needed); a folder
+/// holding anything `generate` did not write is [`Error::Refused`], and nothing is touched.
 /// `songs: 0` writes an empty `song_data` (no event matches); `events: 0` writes an empty
 /// `log_data`; both at 0 is [`Error::Invalid`].
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
@@ -135,6 +148,9 @@ fn generate_with_threads(opts: &GenerateOptions, threads: usize) -> Result<Gener
     validate(opts)?;
     let song_root = opts.output.join("song_data");
     let log_root = opts.output.join("log_data");
+    // Both are checked before either is touched.
+    check_replaceable(&song_root)?;
+    check_replaceable(&log_root)?;
     reset_dir(&song_root)?;
     reset_dir(&log_root)?;
 

@@ -5,12 +5,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::calendar::date_of;
 use super::catalog::{build_pool, Catalog};
 use super::events::{day_events, LogCtx, Page, FLAG_MATCHED};
 use super::format::{push_event, push_song_file};
-use super::sessions::{build_users, day_event_counts, plan_sessions, EVENTS_PER_USER, FIRST_DAY};
+use super::sessions::{build_users, day_event_counts, plan_sessions, EVENTS_PER_USER};
 use super::{Error, GenerateOptions, Result};
-use crate::transform::time::civil_from_days;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -19,12 +19,51 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Removes `dir` if it exists, then creates it (and its parents) empty.
+/// The file that marks a folder as written by `sparkify generate`, so that a later run may
+/// replace it. It is hidden: readers of the data skip it.
+pub const MARKER: &str = ".sparkify-generated";
+
+/// Whether `dir` may be replaced: it does not exist, is an empty folder, or was written by
+/// `generate` (it holds [`MARKER`]). A folder of anything else is the user's data: refused.
+pub(super) fn check_replaceable(dir: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let refused = |reason: &str| Error::Refused {
+        path: dir.display().to_string(),
+        reason: reason.to_string(),
+    };
+    if !meta.is_dir() {
+        return Err(refused("it is not a folder"));
+    }
+    if dir.join(MARKER).is_file() {
+        return Ok(());
+    }
+    let mut entries = fs::read_dir(dir).map_err(io_err(dir))?;
+    match entries.next() {
+        None => Ok(()),
+        Some(_) => Err(refused(
+            "it holds files that `sparkify generate` did not write; choose an empty or new folder",
+        )),
+    }
+}
+
+/// Removes `dir` (checked by [`check_replaceable`]) if it exists, then creates it (and its
+/// parents) empty but for the marker, so that a run killed half-way can be replaced too.
 pub(super) fn reset_dir(dir: &Path) -> Result<()> {
+    check_replaceable(dir)?;
     if fs::symlink_metadata(dir).is_ok() {
         fs::remove_dir_all(dir).map_err(io_err(dir))?;
     }
-    fs::create_dir_all(dir).map_err(io_err(dir))
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let marker = dir.join(MARKER);
+    fs::write(
+        &marker,
+        b"written by sparkify generate; the folder is replaced by the next run\n",
+    )
+    .map_err(io_err(&marker))
 }
 
 /// Runs `job(0..jobs)` on up to `threads` scoped threads; results come back in job order.
@@ -122,7 +161,7 @@ pub(super) struct LogStats {
 
 /// `log_data/YYYY/MM/YYYY-MM-DD-events.json` for day index `day`.
 fn log_path(root: &Path, day: usize) -> PathBuf {
-    let (y, m, d) = civil_from_days(FIRST_DAY + day as i64);
+    let (y, m, d) = date_of(day as u64);
     root.join(format!("{y:04}"))
         .join(format!("{m:02}"))
         .join(format!("{y:04}-{m:02}-{d:02}-events.json"))

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::format::{double_mojibake, json_str_bytes, push_fixed5, push_json_str, JsonVal};
+use super::json::{double_mojibake, json_str_bytes, push_fixed5, push_json_str, JsonVal};
 use super::names::{
     artist_name, duration_units, person_name, pick_mostly_ascii, song_title, whitespace_oddity,
 };

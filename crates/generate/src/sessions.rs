@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::format::{push_json_str, push_u64};
+use super::json::{push_json_str, push_u64};
 use super::rng::{Rng, TAG_DAYS, TAG_PLAN, TAG_USERS};
 use super::vocab::{USER_AGENTS, USER_FIRST_F, USER_FIRST_M, USER_LAST, USER_LOCATIONS};
 
