@@ -121,26 +121,20 @@ pub fn resolve_path(path: &Path) -> std::io::Result<PathBuf> {
                 rest.push(name.to_os_string());
                 existing = parent;
             }
-            // `..` or `.` at the end of a missing path: resolve the parent and apply it.
+            // A missing path ending in `..` (`absolute` keeps them): resolve what it is the
+            // parent of, then step up.
             (Some(parent), None) => {
-                rest.push(
-                    existing
-                        .components()
-                        .next_back()
-                        .map_or_else(Default::default, |c| c.as_os_str().to_os_string()),
-                );
+                rest.push("..".into());
                 existing = parent;
             }
             (None, _) => break existing.to_path_buf(),
         }
     };
     for part in rest.into_iter().rev() {
-        match part.to_str() {
-            Some("..") => {
-                resolved.pop();
-            }
-            Some(".") => {}
-            _ => resolved.push(part),
+        if part == ".." {
+            resolved.pop();
+        } else {
+            resolved.push(part);
         }
     }
     Ok(resolved)
@@ -307,5 +301,38 @@ impl fmt::Display for TransformPlan {
             "bad input: fail past {} rejected records",
             self.max_bad_records
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_through_links_and_missing_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        #[cfg(unix)]
+        assert_eq!(
+            resolve_path(&root.join("link/new/../x")).unwrap(),
+            root.join("real/x")
+        );
+        assert_eq!(
+            resolve_path(&root.join("missing/deeper/../../real/./y")).unwrap(),
+            root.join("real/y")
+        );
+    }
+
+    #[test]
+    fn byte_sizes_take_binary_suffixes() {
+        assert_eq!(parse_byte_size("1000"), Ok(1000));
+        assert_eq!(parse_byte_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_byte_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_byte_size("4K"), Ok(4096));
+        assert!(parse_byte_size("1.5G").is_err());
+        assert!(parse_byte_size("99999999999G").is_err());
     }
 }

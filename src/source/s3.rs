@@ -40,8 +40,8 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// connections and memory, not speed.
 pub const MAX_CONCURRENCY: usize = 256;
 
-/// Bytes of objects fetched and not yet parsed, at most (an object larger than this is fetched
-/// alone).
+/// Bytes of objects fetched and not yet parsed, at most (plus one object, when an object larger
+/// than half of it is fetched).
 pub const BYTES_IN_FLIGHT: u64 = 256 << 20;
 
 /// Largest run pointer or manifest read back.
@@ -910,7 +910,8 @@ impl Inner {
         if file.size > limit {
             return Err(too_large(false));
         }
-        let share = file.size.clamp(1, BYTES_IN_FLIGHT) as u32;
+        // At most half: the other half may be held by buffers the parsers are still collecting.
+        let share = file.size.clamp(1, BYTES_IN_FLIGHT / 2) as u32;
         let permit = Arc::clone(&self.in_flight)
             .acquire_many_owned(share)
             .await
