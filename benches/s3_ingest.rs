@@ -277,6 +277,10 @@ fn connect(server: &TestS3, url: &str, concurrency: usize) -> S3Source {
     )
     .expect("connect to the bench S3 server")
     .with_concurrency(concurrency)
+    // The throughput case reads log objects of ~90 MB, past the default file limit.
+    .with_limits(sparkify::source::Limits {
+        max_file_bytes: 1 << 30,
+    })
 }
 
 fn with_latency(server: &TestS3, latency: Duration) {

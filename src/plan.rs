@@ -148,7 +148,7 @@ pub fn parse_byte_size(value: &str) -> std::result::Result<u64, String> {
     let (number, unit) = value.split_at(digits);
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("{value:?} is not a byte count (e.g. 134217728, 128MiB, 1G)"))?;
+        .map_err(|_| format!("{value:?} is not a byte count (e.g. 67108864, 64MiB, 1G)"))?;
     let shift = match unit.trim() {
         "" | "B" => 0,
         "K" | "KiB" => 10,

@@ -108,7 +108,7 @@ fn a_200_mb_song_file_of_nul_bytes_is_rejected_in_bounded_memory() {
         reject["reason"]
             .as_str()
             .unwrap()
-            .contains("holds more than --max-file-bytes 134217728 bytes"),
+            .contains("holds more than --max-file-bytes 67108864 bytes"),
         "{reject}"
     );
     assert!(run.max_rss < MAX_RSS_BYTES, "{:.1} MB", mb(run.max_rss));

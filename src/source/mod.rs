@@ -83,7 +83,7 @@ impl Error {
 
 /// Most bytes one input file may bring into memory by default: a song file, an S3 object, or a
 /// compressed file once decompressed (see [`Limits::max_file_bytes`]).
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 128 << 20;
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Bounds on what one input file may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
