@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use s3::{Faults, TestS3};
 use sparkify::run::{transform, TransformOptions};
+use sparkify::sink::rejects::RejectSink;
 use sparkify::source::local::LocalSource;
 use sparkify::source::s3::{S3Location, S3Settings, S3Source, StaticCredentials};
 use sparkify::source::{InputFile, Source};
@@ -276,6 +277,10 @@ fn connect(server: &TestS3, url: &str, concurrency: usize) -> S3Source {
     )
     .expect("connect to the bench S3 server")
     .with_concurrency(concurrency)
+    // The throughput case reads log objects of ~90 MB, past the default file limit.
+    .with_limits(sparkify::source::Limits {
+        max_file_bytes: 1 << 30,
+    })
 }
 
 fn with_latency(server: &TestS3, latency: Duration) {
@@ -333,10 +338,12 @@ fn generate_into(root: &Path, songs: u64, events: u64, days: u32) {
 fn run_transform(source: &dyn Source) -> (f64, RunSummary) {
     let out = tempfile::tempdir().expect("temp output folder");
     let started = Instant::now();
-    let (summary, _rejects) = transform(
+    let rejects = RejectSink::create(out.path(), u64::MAX).expect("rejects folder");
+    let summary = transform(
         source,
         out.path(),
         &TransformOptions::default(),
+        &rejects,
         &Progress::hidden(),
     )
     .expect("transform");

@@ -133,9 +133,17 @@ pub struct TransformArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// S3 requests in flight at once (many small song objects want many).
+    /// S3 requests in flight at once (many small song objects want many; at most 256).
     #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY)]
     pub s3_concurrency: usize,
+    /// Most bytes one input file may bring into memory: a song file, an S3 object, a .gz file
+    /// once decompressed (uncompressed local log files are read in parts and have no limit).
+    /// Larger files are rejected, unread or not read past it. Accepts K, M, G suffixes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_BYTES, value_parser = crate::plan::parse_byte_size)]
+    pub max_file_bytes: u64,
+    /// When another run holds the output, wait for it to end instead of failing at once.
+    #[arg(long)]
+    pub wait_for_lock: bool,
 }
 
 /// Flags of `etl`.
@@ -205,6 +213,10 @@ impl TransformArgs {
                 region: config.get("S3", "REGION"),
                 concurrency: self.s3_concurrency,
             },
+            limits: crate::source::Limits {
+                max_file_bytes: self.max_file_bytes,
+            },
+            wait_for_lock: self.wait_for_lock,
         }
         .validate()
     }

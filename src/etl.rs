@@ -1,12 +1,15 @@
-//! Executing a transform plan: open the source, stage the output, transform, judge the rejects,
-//! publish (a local folder swap, or an S3 run published behind its `_latest` pointer).
+//! Executing a transform plan: lock the output and clean up after killed runs, stage, transform
+//! (rejects streamed beside the tables, the run stopped as soon as they are too many), load,
+//! publish (a local folder switch, or an S3 run published behind its `_latest` pointer).
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{Location, TransformPlan};
+use crate::plan::{resolve_path, Location, TransformPlan};
 use crate::run::{transform, TransformOptions};
-use crate::sink::publish::{run_id, Staging};
-use crate::sink::rejects::{write_rejects, REJECTS_DIR};
+use crate::sink::lock::OutputLock;
+use crate::sink::marker::{inspect, MARKER};
+use crate::sink::publish::{clean_leftovers, run_id, Staging};
+use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{publish_to_s3_with, PublishOptions};
 use crate::source::local::LocalSource;
 use crate::source::s3::{s3_client, S3Location, S3Settings, S3Source};
@@ -14,37 +17,45 @@ use crate::source::Source;
 use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 
-/// Runs `plan`: stage, check the rejects against the limit, hand the staged folder to `load` (a
-/// warehouse load), publish. Nothing is published when any step fails.
+/// Runs `plan`: lock a local output (failing at once, or waiting, when another run holds it),
+/// stage, transform, hand the staged folder to `load` (a warehouse load), publish. Nothing is
+/// published when any step fails; a run stopped by too many rejects keeps them beside the output.
 pub fn execute_transform(
     plan: &TransformPlan,
     progress: &Progress,
     load: impl FnOnce(&Path, &mut RunSummary) -> Result<()>,
 ) -> Result<RunSummary> {
+    let (staging_for, _lock) = prepare_output(plan)?;
     let source = open_source(plan)?;
-    let staging_for = match &plan.output {
-        Location::Local(dir) => dir.clone(),
-        Location::S3(_) => std::env::temp_dir().join("sparkify-output"),
-    };
     let staging = Staging::new(&staging_for)?;
+    let rejects = RejectSink::create(staging.path(), plan.max_bad_records)?;
     let options = TransformOptions {
         writer: plan.writer,
     };
-    let (mut summary, rejects) = transform(source.as_ref(), staging.path(), &options, progress)?;
-    let rejects_file = write_rejects(staging.path(), &rejects)?;
-    if summary.rejected > plan.max_bad_records {
-        let failed = failed_dir(&plan.output);
-        for table in crate::schema::TABLES {
-            let _ = std::fs::remove_dir_all(staging.path().join(table.name));
+    let outcome = transform(
+        source.as_ref(),
+        staging.path(),
+        &options,
+        &rejects,
+        progress,
+    );
+    let written = rejects.finish()?;
+    let mut summary = match outcome {
+        Ok(summary) => summary,
+        Err(Error::TooManyRejects {
+            count, max, first, ..
+        }) => {
+            let kept = keep_rejects(staging, &failed_dir(&plan.output, &staging_for))?;
+            return Err(Error::TooManyRejects {
+                count,
+                max,
+                first,
+                kept: kept.join(REJECTS_DIR).display().to_string(),
+            });
         }
-        let kept = staging.keep_as(&failed)?;
-        return Err(Error::TooManyRejects {
-            count: summary.rejected,
-            max: plan.max_bad_records,
-            first: rejects.first().map(|r| r.to_string()).unwrap_or_default(),
-            kept: kept.join(REJECTS_DIR).display().to_string(),
-        });
-    }
+        Err(e) => return Err(e),
+    };
+    crate::sink::switch::test_point("staged");
     let started = std::time::Instant::now();
     load(staging.path(), &mut summary)?;
     if summary.load.is_some() {
@@ -52,33 +63,73 @@ pub fn execute_transform(
             .stages
             .push(("load".into(), started.elapsed().as_secs_f64()));
     }
+    let rejects_name = written
+        .file
+        .as_ref()
+        .and_then(|f| f.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
     match &plan.output {
-        Location::Local(_) => {
-            let published = staging.publish()?;
-            summary.output = published.display().to_string();
-            summary.rejects_file = rejects_file
-                .and_then(|f| f.file_name().map(|n| published.join(REJECTS_DIR).join(n)))
-                .map(|p| p.display().to_string());
+        Location::Local(dir) => {
+            staging.publish()?;
+            summary.output = dir.display().to_string();
+            summary.rejects_file =
+                rejects_name.map(|n| dir.join(REJECTS_DIR).join(n).display().to_string());
         }
         Location::S3(url) => {
             let dest = parse_s3(url)?;
             let run = publish_s3(plan, staging.path(), &dest, &summary)?;
             summary.output = dest.url_of(&dest.key(&format!("runs/{run}")));
-            summary.rejects_file = rejects_file.map(|_| {
-                dest.url_of(&dest.key(&format!("runs/{run}/{REJECTS_DIR}/part-00000.ndjson")))
-            });
+            summary.rejects_file = rejects_name
+                .map(|n| dest.url_of(&dest.key(&format!("runs/{run}/{REJECTS_DIR}/{n}"))));
         }
     }
     Ok(summary)
 }
 
-/// Where a failed run's rejects are kept: `<output>.failed` beside a local output; for an S3 output
-/// a local folder in the working directory.
-fn failed_dir(output: &Location) -> PathBuf {
-    match output {
-        Location::Local(dir) => dir.with_file_name(format!(
+/// Where the run stages (beside a local output; for an S3 output, in the temporary folder) and,
+/// for a local output, its lock. Under the lock, what killed runs left is cleaned up and the
+/// output is checked once more (the plan checked it before the lock was taken).
+fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)> {
+    let Location::Local(dir) = &plan.output else {
+        let staging_for = std::env::temp_dir().join("sparkify-s3");
+        clean_leftovers(&staging_for)?;
+        return Ok((staging_for, None));
+    };
+    let output = resolve_path(dir).map_err(crate::sink::io_error(dir))?;
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent).map_err(crate::sink::io_error(parent))?;
+    }
+    let lock = OutputLock::acquire(&output, plan.wait_for_lock)?;
+    crate::sink::switch::test_point("locked");
+    clean_leftovers(&output)?;
+    clean_leftovers(&failed_dir(&plan.output, &output))?;
+    crate::sink::switch::test_point("cleaned");
+    inspect(&output)?;
+    Ok((output, Some(lock)))
+}
+
+/// Keeps the rejects of a failed run (the staged folder without its tables) as `failed`.
+fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
+    let dir = staging.path();
+    for entry in std::fs::read_dir(dir).map_err(crate::sink::io_error(dir))? {
+        let entry = entry.map_err(crate::sink::io_error(dir))?;
+        let name = entry.file_name();
+        if name != REJECTS_DIR && name != MARKER {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(crate::sink::io_error(&path))?;
+        }
+    }
+    Ok(staging.keep_as(failed)?)
+}
+
+/// Where a failed run's rejects are kept: `<output>.failed` beside a local output (`output` is
+/// its resolved path); for an S3 output a local folder in the working directory.
+fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
+    match plan_output {
+        Location::Local(_) => output.with_file_name(format!(
             "{}.failed",
-            dir.file_name()
+            output
+                .file_name()
                 .map_or_else(|| "output".into(), |n| n.to_string_lossy())
         )),
         Location::S3(_) => PathBuf::from("sparkify.failed"),
@@ -98,10 +149,11 @@ fn s3_settings(plan: &TransformPlan) -> S3Settings {
 
 fn open_source(plan: &TransformPlan) -> Result<Box<dyn Source>> {
     Ok(match &plan.input {
-        Location::Local(dir) => Box::new(LocalSource::open(dir)?),
+        Location::Local(dir) => Box::new(LocalSource::open(dir)?.with_limits(plan.limits)),
         Location::S3(url) => Box::new(
             S3Source::connect(&s3_settings(plan), parse_s3(url)?)?
-                .with_concurrency(plan.s3.concurrency),
+                .with_concurrency(plan.s3.concurrency)
+                .with_limits(plan.limits),
         ),
     })
 }

@@ -103,6 +103,68 @@ pub fn default_input() -> PathBuf {
     }
 }
 
+/// `path` made absolute with `..` and symbolic links resolved, as far as it exists: its nearest
+/// existing ancestor is resolved by the file system and the rest (which does not exist yet, so
+/// holds no link) is appended with `.` and `..` applied.
+pub fn resolve_path(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut resolved = loop {
+        match existing.canonicalize() {
+            Ok(resolved) => break resolved,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // A missing path ending in `..` (`absolute` keeps them): resolve what it is the
+            // parent of, then step up.
+            (Some(parent), None) => {
+                rest.push("..".into());
+                existing = parent;
+            }
+            (None, _) => break existing.to_path_buf(),
+        }
+    };
+    for part in rest.into_iter().rev() {
+        if part == ".." {
+            resolved.pop();
+        } else {
+            resolved.push(part);
+        }
+    }
+    Ok(resolved)
+}
+
+/// Parses a byte count: digits, optionally followed by `K`, `M`, `G` (or `KiB`, `MiB`, `GiB`:
+/// powers of 1024).
+pub fn parse_byte_size(value: &str) -> std::result::Result<u64, String> {
+    let value = value.trim();
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a byte count (e.g. 67108864, 64MiB, 1G)"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} (use K, M or G: KiB, MiB, GiB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{value:?} is too large"))
+}
+
 /// A validated JSON → Parquet run.
 #[derive(Debug, Clone)]
 pub struct TransformPlan {
@@ -116,6 +178,10 @@ pub struct TransformPlan {
     pub writer: WriterOptions,
     /// How S3 is reached.
     pub s3: S3Options,
+    /// What one input file may cost.
+    pub limits: crate::source::Limits,
+    /// Whether to wait for another run on the same output to end, rather than fail.
+    pub wait_for_lock: bool,
 }
 
 /// S3 access settings of a plan (credentials and endpoint come from the standard AWS chain).
@@ -133,16 +199,8 @@ impl TransformPlan {
         if self.writer.rows_per_file == 0 {
             return Err(Error::Usage("--rows-per-file must be at least 1".into()));
         }
-        if let (Location::Local(i), Location::Local(o)) = (&self.input, &self.output) {
-            if let (Ok(i), Ok(o)) = (i.canonicalize(), o.canonicalize()) {
-                if i == o || i.starts_with(&o) {
-                    return Err(Error::Usage(format!(
-                        "--output {} would replace the input folder {}",
-                        o.display(),
-                        i.display()
-                    )));
-                }
-            }
+        if let Location::Local(output) = &self.output {
+            check_output(output, &self.input)?;
         }
         for loc in [&self.input, &self.output] {
             if let Location::S3(url) = loc {
@@ -150,11 +208,54 @@ impl TransformPlan {
                     .map_err(|e| Error::Usage(e.to_string()))?;
             }
         }
-        if self.s3.concurrency == 0 {
-            return Err(Error::Usage("--s3-concurrency must be at least 1".into()));
+        let max_concurrency = crate::source::s3::MAX_CONCURRENCY;
+        if !(1..=max_concurrency).contains(&self.s3.concurrency) {
+            return Err(Error::Usage(format!(
+                "--s3-concurrency must be between 1 and {max_concurrency}"
+            )));
+        }
+        if self.limits.max_file_bytes == 0 {
+            return Err(Error::Usage("--max-file-bytes must be at least 1".into()));
         }
         Ok(self)
     }
+}
+
+/// Refuses a local `output` that is, contains or lies inside a local `input` (paths resolved), or
+/// that is something sparkify must not replace (see [`crate::sink::marker`]).
+fn check_output(output: &Path, input: &Location) -> Result<()> {
+    let resolved = resolve_path(output).map_err(|source| crate::sink::Error::Io {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    if resolved.parent().is_none() {
+        return Err(Error::Usage(format!(
+            "--output {} is the root of the file system; name a folder",
+            output.display()
+        )));
+    }
+    if let Location::Local(input) = input {
+        if let Ok(input) = resolve_path(input) {
+            let (o, i) = (output.display(), input.display());
+            if resolved == input {
+                return Err(Error::Usage(format!(
+                    "--output {o} would replace the input folder {i}"
+                )));
+            }
+            if input.starts_with(&resolved) {
+                return Err(Error::Usage(format!(
+                    "--output {o} contains the input folder {i}: replacing it would delete the input"
+                )));
+            }
+            if resolved.starts_with(&input) {
+                return Err(Error::Usage(format!(
+                    "--output {o} lies inside the input folder {i}; choose an output outside it"
+                )));
+            }
+        }
+    }
+    crate::sink::marker::inspect(&resolved)?;
+    Ok(())
 }
 
 impl fmt::Display for TransformPlan {
@@ -169,8 +270,13 @@ impl fmt::Display for TransformPlan {
         match &self.output {
             Location::Local(dir) => writeln!(
                 f,
-                "publish:   atomically replace {} when the run succeeds",
-                dir.display()
+                "publish:   atomically replace {} when the run succeeds; one run at a time on it ({})",
+                dir.display(),
+                if self.wait_for_lock {
+                    "wait for another to end"
+                } else {
+                    "fail at once while another runs"
+                }
             )?,
             Location::S3(url) => writeln!(
                 f,
@@ -185,10 +291,48 @@ impl fmt::Display for TransformPlan {
                 self.s3.concurrency
             )?;
         }
+        writeln!(
+            f,
+            "limits:    files read whole (song files, S3 objects, .gz once decompressed) up to {} bytes",
+            self.limits.max_file_bytes
+        )?;
         write!(
             f,
             "bad input: fail past {} rejected records",
             self.max_bad_records
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_through_links_and_missing_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        #[cfg(unix)]
+        assert_eq!(
+            resolve_path(&root.join("link/new/../x")).unwrap(),
+            root.join("real/x")
+        );
+        assert_eq!(
+            resolve_path(&root.join("missing/deeper/../../real/./y")).unwrap(),
+            root.join("real/y")
+        );
+    }
+
+    #[test]
+    fn byte_sizes_take_binary_suffixes() {
+        assert_eq!(parse_byte_size("1000"), Ok(1000));
+        assert_eq!(parse_byte_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_byte_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_byte_size("4K"), Ok(4096));
+        assert!(parse_byte_size("1.5G").is_err());
+        assert!(parse_byte_size("99999999999G").is_err());
     }
 }

@@ -7,7 +7,8 @@
 //! group at a time, cut into 4 MB pieces (matching plays and giving them ids), and a writer thread
 //! deduplicates the plays and encodes Parquet while the next group parses. Memory holds the
 //! catalogue, the users, the play ids and start times and a few groups of input — never the whole
-//! input.
+//! input. Rejected records go to a [`RejectSink`] as they are found, and the run stops as soon as
+//! there are more than it tolerates.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -24,6 +25,8 @@ use crate::parse::song::parse_song_file;
 use crate::parse::{split_lines, JsonParser, Piece, Reject};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
+use crate::sink::rejects::RejectSink;
+use crate::source::budget::ByteBudget;
 use crate::source::{Fetched, InputFile, Source};
 use crate::summary::{RunSummary, TableSummary};
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
@@ -42,8 +45,9 @@ pub struct TransformOptions {
 
 /// Bytes of input parsed per group; bounds the memory of files in flight.
 const GROUP_BYTES: usize = 64 << 20;
-/// Bytes of input fetched ahead of the parsers (converted to a file count from the listed sizes).
-const READ_AHEAD_BYTES: u64 = 128 << 20;
+/// Bytes of input fetched ahead of the parsers (and a file count estimated from the listed
+/// sizes). Twice [`GROUP_BYTES`], so that a group being collected never holds the reader back.
+const READ_AHEAD_BYTES: u64 = 2 * GROUP_BYTES as u64;
 
 /// How many files (or parts of at most `part` bytes) may wait in the channel: many small song
 /// files, a few parts of large log files.
@@ -54,20 +58,21 @@ fn read_ahead(files: &[InputFile], part: Option<usize>) -> usize {
     (READ_AHEAD_BYTES / average).clamp(2, 8192) as usize
 }
 
-/// Reads `source`, builds the star schema and writes it as Parquet under `out`. Returns the summary
-/// and the rejected records (the caller decides whether their number fails the run).
+/// Reads `source`, builds the star schema and writes it as Parquet under `out`, rejected records
+/// to `rejects`. Stops with [`Error::TooManyRejects`] as soon as `rejects` holds more than it
+/// tolerates.
 pub fn transform(
     source: &dyn Source,
     out: &Path,
     options: &TransformOptions,
+    rejects: &RejectSink,
     progress: &Progress,
-) -> Result<(RunSummary, Vec<Reject>)> {
+) -> Result<RunSummary> {
     let mut summary = RunSummary {
         input: source.describe(),
         output: out.display().to_string(),
         ..RunSummary::default()
     };
-    let mut rejects = Vec::new();
     let mut cuts = Truncations::default();
 
     let started = Instant::now();
@@ -78,7 +83,7 @@ pub fn transform(
         .push(("list".into(), started.elapsed().as_secs_f64()));
 
     let started = Instant::now();
-    let catalog = read_catalog(source, progress, &mut summary, &mut rejects, &mut cuts)?;
+    let catalog = read_catalog(source, progress, &mut summary, rejects, &mut cuts)?;
     if summary.song_files == 0 && log_files.is_empty() {
         return Err(crate::source::no_input(source).into());
     }
@@ -99,19 +104,20 @@ pub fn transform(
                     .collect::<Result<Vec<_>>>()
             })
             .map_err(Error::Thread)?;
-        let events = stream_events(source, &log_files, &catalog, out, options, progress);
+        let events = stream_events(
+            source, &log_files, &catalog, out, options, rejects, progress,
+        );
         let catalog_tables = catalog_tables.join().map_err(|_| Error::WriterStopped)?;
         Ok::<_, Error>((catalog_tables, events))
     })?;
     let mut tables = catalog_tables?;
     let events = events?;
     summary.event_lines = events.lines;
-    summary.rejected_events = events.rejects.len() as u64;
+    summary.rejected_events = events.rejected;
     summary.other_events = events.lines - events.song_plays - summary.rejected_events;
     summary.duplicate_events = events.dedup.duplicates;
     summary.matched_songplays = events.matched;
     summary.input_bytes += events.bytes;
-    rejects.extend(events.rejects);
     cuts.merge(&events.truncations);
     // The last songplays row group, `users` and `time` are encoded side by side; `time`, the
     // largest, starts first.
@@ -143,10 +149,12 @@ pub fn transform(
         .stages
         .push(("events".into(), started.elapsed().as_secs_f64()));
 
-    summary.rejected = rejects.len() as u64;
+    rejects.check()?;
+    summary.rejected = rejects.count();
+    summary.skipped_files = source.skipped();
     summary.truncated = cuts.0;
     summary.tables = order_tables(tables);
-    Ok((summary, rejects))
+    Ok(summary)
 }
 
 /// Tables in the order users read them: the fact first, then the dimensions.
@@ -187,26 +195,54 @@ fn write_table(
 }
 
 /// Runs `fetch` (or `fetch_lines` with parts of `part` bytes) on a thread of its own and calls
-/// `consume` with groups of fetched files, in order. Files that cannot be decompressed are returned
-/// as rejects; other read errors stop the run.
+/// `consume` with groups of fetched files, in order. Files that cannot be read whole (see
+/// [`crate::source::Error::is_file_reject`]) go to `rejects`, one reject each, and are counted in
+/// the result; other read errors stop the run.
 fn in_groups(
     source: &dyn Source,
     files: &[InputFile],
     part: Option<usize>,
+    rejects: &RejectSink,
     progress: &indicatif::ProgressBar,
     mut consume: impl FnMut(Vec<Fetched>) -> Result<()>,
-) -> Result<Vec<Reject>> {
+) -> Result<u64> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(read_ahead(files, part));
+        let budget = ByteBudget::new(READ_AHEAD_BYTES);
         std::thread::Builder::new()
             .name("sparkify-read".into())
-            .spawn_scoped(scope, move || match part {
-                Some(part) => source.fetch_lines(files, part, tx),
-                None => source.fetch(files, tx),
+            .spawn_scoped(scope, move || {
+                // The source reads into a short channel; each buffer takes its share of the
+                // budget before it goes on, so a few large files cannot crowd the memory.
+                std::thread::scope(|inner| {
+                    let (fetched_tx, fetched_rx) = sync_channel(1);
+                    let fetch = std::thread::Builder::new()
+                        .name("sparkify-fetch".into())
+                        .spawn_scoped(inner, move || match part {
+                            Some(part) => source.fetch_lines(files, part, fetched_tx),
+                            None => source.fetch(files, fetched_tx),
+                        });
+                    if let Err(e) = fetch {
+                        let _ = tx.send(Err(crate::source::Error::Io {
+                            path: "(a reader thread)".into(),
+                            source: e,
+                        }));
+                        return;
+                    }
+                    for item in fetched_rx {
+                        let item = item.map(|mut f| {
+                            f.bytes = budget.hold(f.bytes);
+                            f
+                        });
+                        if tx.send(item).is_err() {
+                            break;
+                        }
+                    }
+                })
             })
             .map_err(Error::Thread)?;
-        let mut unreadable = Vec::new();
-        let result = drain_groups(&rx, progress, &mut unreadable, &mut consume);
+        let mut unreadable = 0;
+        let result = drain_groups(&rx, progress, rejects, &mut unreadable, &mut consume);
         drop(rx); // stops the reader early on failure
         result.map(|()| unreadable)
     })
@@ -215,7 +251,8 @@ fn in_groups(
 fn drain_groups(
     rx: &Receiver<crate::source::Result<Fetched>>,
     progress: &indicatif::ProgressBar,
-    unreadable: &mut Vec<Reject>,
+    rejects: &RejectSink,
+    unreadable: &mut u64,
     consume: &mut impl FnMut(Vec<Fetched>) -> Result<()>,
 ) -> Result<()> {
     let threads = rayon::current_num_threads();
@@ -228,9 +265,16 @@ fn drain_groups(
         if let Some(item) = next {
             let fetched = match item {
                 Ok(fetched) => fetched,
-                Err(crate::source::Error::Gzip { path, source }) => {
-                    unreadable.push(Reject::cannot_decompress(&path, &source));
+                Err(e) if e.is_file_reject() => {
+                    let name = match &e {
+                        crate::source::Error::Gzip { path, .. }
+                        | crate::source::Error::TooLarge { path, .. } => path.clone(),
+                        _ => String::new(),
+                    };
+                    rejects.extend([e.to_reject(&name)]);
+                    *unreadable += 1;
                     progress.inc(1);
+                    rejects.check()?;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -263,6 +307,7 @@ fn drain_groups(
 struct SongFold {
     parser: JsonParser,
     builder: CatalogBuilder,
+    /// The current file's rejects, on their way to the sink.
     rejects: Vec<Reject>,
     files: u64,
     /// Song records seen (accepted or rejected).
@@ -271,12 +316,12 @@ struct SongFold {
 }
 
 impl SongFold {
-    /// Parses the song file `name` into the catalogue, or rejects it (as one record) when it could
-    /// not be decompressed.
-    fn parse(&mut self, name: &str, bytes: std::io::Result<Bytes>) {
+    /// Parses the song file `name` into the catalogue, its rejects into `rejects`; a file that
+    /// could not be read whole is one rejected record.
+    fn parse(&mut self, name: &str, bytes: crate::source::Result<Bytes>, rejects: &RejectSink) {
         let bytes = match bytes {
             Ok(bytes) => bytes,
-            Err(e) => return self.unreadable(Reject::cannot_decompress(name, &e)),
+            Err(e) => return self.unreadable(e.to_reject(name), rejects),
         };
         self.files += 1;
         let mut object = 0u32;
@@ -287,23 +332,27 @@ impl SongFold {
                 builder.push(song, name, object);
                 object = object.saturating_add(1);
             });
+        if !self.rejects.is_empty() {
+            rejects.extend(self.rejects.drain(..));
+        }
     }
 
-    /// A song file that could not be decompressed: one file, one rejected record.
-    fn unreadable(&mut self, reject: Reject) {
+    /// A song file that could not be read whole: one file, one rejected record.
+    fn unreadable(&mut self, reject: Reject, rejects: &RejectSink) {
         self.files += 1;
         self.records += 1;
-        self.rejects.push(reject);
+        rejects.extend([reject]);
     }
 }
 
 /// Reads and parses every song file into the catalogue: on the parse workers as they list the
 /// folders when the source can ([`Source::read_all`]), else listed, then fetched ahead of them.
+/// Stops early once `rejects` holds more than it tolerates.
 fn read_catalog(
     source: &dyn Source,
     progress: &Progress,
     summary: &mut RunSummary,
-    rejects: &mut Vec<Reject>,
+    rejects: &RejectSink,
     cuts: &mut Truncations,
 ) -> Result<SongCatalog> {
     // One fold per pool thread; each thread only ever locks its own.
@@ -317,25 +366,26 @@ fn read_catalog(
     let bar = progress.counter("songs");
     let read_all = source.read_all("song_data", &|name, bytes| {
         bar.inc(1);
-        fold().parse(name, bytes);
+        fold().parse(name, bytes, rejects);
+        rejects.check().is_ok()
     });
     match read_all {
         Some(read) => read?,
         None => {
             let files = source.list("song_data")?;
-            let unreadable = in_groups(source, &files, None, &bar, |group| {
+            let unreadable = in_groups(source, &files, None, rejects, &bar, |group| {
                 group
                     .into_par_iter()
-                    .for_each(|f| fold().parse(&f.name, Ok(f.bytes)));
-                Ok(())
+                    .for_each(|f| fold().parse(&f.name, Ok(f.bytes), rejects));
+                rejects.check()
             })?;
             let mut fold = fold();
-            for reject in unreadable {
-                fold.unreadable(reject);
-            }
+            fold.files += unreadable;
+            fold.records += unreadable;
         }
     }
     bar.finish_and_clear();
+    rejects.check()?;
     let mut parts = Vec::with_capacity(folds.len());
     for fold in folds {
         let fold = fold.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -345,9 +395,7 @@ fn read_catalog(
         summary.song_files += fold.files;
         summary.song_records += fold.records;
         summary.input_bytes += fold.bytes;
-        rejects.extend(fold.rejects);
     }
-    rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(SongCatalog::build(parts)?)
 }
 
@@ -357,7 +405,8 @@ struct EventOutcome {
     song_plays: u64,
     matched: u64,
     bytes: u64,
-    rejects: Vec<Reject>,
+    /// Rejected lines (and unreadable files).
+    rejected: u64,
     users: UserTracker,
     dedup: Dedup,
     truncations: Truncations,
@@ -434,6 +483,7 @@ fn stream_events(
     catalog: &SongCatalog,
     out: &Path,
     options: &TransformOptions,
+    rejects: &RejectSink,
     progress: &Progress,
 ) -> Result<EventOutcome> {
     let bar = progress.files("events", files.len() as u64);
@@ -450,7 +500,7 @@ fn stream_events(
                     song_plays: 0,
                     matched: 0,
                     bytes: 0,
-                    rejects: Vec::new(),
+                    rejected: 0,
                     users: UserTracker::default(),
                     dedup: Dedup::with_capacity(expected_plays),
                     truncations: Truncations::default(),
@@ -464,17 +514,22 @@ fn stream_events(
                         o.bytes += parsed.bytes;
                         o.song_plays += parsed.chunk.batch.num_rows() as u64;
                         o.matched += parsed.chunk.matched;
-                        o.rejects.extend(parsed.rejects);
+                        if !parsed.rejects.is_empty() {
+                            o.rejected += parsed.rejects.len() as u64;
+                            rejects.extend(parsed.rejects);
+                        }
                         o.truncations.merge(&parsed.chunk.truncations);
                         o.users.merge(&parsed.chunk.users);
                         let kept = o.dedup.filter(&parsed.chunk.batch)?;
                         o.songplays.write(&kept)?;
                     }
+                    rejects.check()?;
                 }
                 Ok(o)
             })
             .map_err(Error::Thread)?;
-        let parsed = in_groups(source, files, Some(PART_BYTES), &bar, |group| {
+        let parsed = in_groups(source, files, Some(PART_BYTES), rejects, &bar, |group| {
+            rejects.check()?;
             let pieces: Vec<(usize, &str, Piece<'_>)> = group
                 .iter()
                 .flat_map(|f| {
@@ -498,8 +553,8 @@ fn stream_events(
             // The writer's own error explains a stopped writer better than the send failure.
             (Err(Error::WriterStopped), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             (Ok(unreadable), Ok(mut outcome)) => {
-                outcome.lines += unreadable.len() as u64;
-                outcome.rejects.extend(unreadable);
+                outcome.lines += unreadable;
+                outcome.rejected += unreadable;
                 Ok(outcome)
             }
         }

@@ -32,6 +32,9 @@ pub struct RunSummary {
     pub song_files: u64,
     /// Log files read.
     pub log_files: u64,
+    /// Entries named like input files that were skipped unread because they are not regular
+    /// files (named pipes, devices, sockets, links to them), by name.
+    pub skipped_files: Vec<String>,
     /// Bytes of input read (decompressed).
     pub input_bytes: u64,
     /// Song records seen (accepted and rejected).
@@ -147,6 +150,14 @@ impl RunSummary {
             self.log_files,
             self.input_bytes as f64 / 1e6
         );
+        if !self.skipped_files.is_empty() {
+            let _ = writeln!(
+                s,
+                "skipped: {} entries that are not regular files (named pipes, devices, sockets), e.g. {}",
+                self.skipped_files.len(),
+                self.skipped_files[0]
+            );
+        }
         let _ = writeln!(
             s,
             "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}",

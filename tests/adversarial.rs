@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sparkify::parse::Reject;
 use sparkify::run::{transform, TransformOptions};
+use sparkify::sink::rejects::{read_rejects, RejectSink};
 use sparkify::source::local::LocalSource;
 use sparkify::summary::RunSummary;
 use sparkify::Progress;
@@ -37,14 +38,31 @@ fn run_files(log: Option<(&str, Vec<u8>)>, songs: &[&str]) -> (RunSummary, Vec<R
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let source = LocalSource::open(&input).unwrap();
-    let (summary, rejects) = transform(
-        &source,
-        &out,
+    let (summary, rejects) = transform_collecting(&source, &out);
+    assert!(summary.accounting_holds(), "{}", summary.render());
+    (summary, rejects)
+}
+
+/// Runs the transform into `out` with every reject tolerated; the summary and the rejects read
+/// back from the rejects file.
+fn transform_collecting(
+    source: &dyn sparkify::source::Source,
+    out: &Path,
+) -> (RunSummary, Vec<Reject>) {
+    let sink = RejectSink::create(out, u64::MAX).unwrap();
+    let summary = transform(
+        source,
+        out,
         &TransformOptions::default(),
+        &sink,
         &Progress::hidden(),
     )
     .unwrap();
-    assert!(summary.accounting_holds(), "{}", summary.render());
+    let rejects = match sink.finish().unwrap().file {
+        Some(file) => read_rejects(&file).unwrap(),
+        None => Vec::new(),
+    };
+    assert_eq!(summary.rejected, rejects.len() as u64);
     (summary, rejects)
 }
 
@@ -246,13 +264,7 @@ fn input_names_with_dot_dot_never_become_output_paths() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("a/b/out");
     std::fs::create_dir_all(&out).unwrap();
-    let (summary, rejects) = transform(
-        &HostileNames,
-        &out,
-        &TransformOptions::default(),
-        &Progress::hidden(),
-    )
-    .unwrap();
+    let (summary, rejects) = transform_collecting(&HostileNames, &out);
     assert_eq!(
         summary.rejected, 2,
         "the bad song and log lines are rejects"
@@ -260,7 +272,7 @@ fn input_names_with_dot_dot_never_become_output_paths() {
     assert!(rejects
         .iter()
         .all(|r| r.file.contains("../../../escape.json")));
-    // Nothing was written anywhere but the five table folders inside the output.
+    // Nothing was written anywhere but the five table folders and the rejects inside the output.
     let mut written: Vec<PathBuf> = Vec::new();
     let mut stack = vec![tmp.path().to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -287,7 +299,8 @@ fn input_names_with_dot_dot_never_become_output_paths() {
             .unwrap()
             .to_string();
         assert!(
-            ["songplays", "users", "songs", "artists", "time"].contains(&table.as_str()),
+            ["songplays", "users", "songs", "artists", "time", "_rejects"]
+                .contains(&table.as_str()),
             "{}",
             p.display()
         );

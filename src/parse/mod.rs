@@ -23,9 +23,6 @@ use simd_json::{Buffers, Node, Tape, INPUT_PADDING};
 /// the memory a hostile input can make a worker use.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
-/// Bytes of its text a record rejected for its length keeps in its reject.
-const TOO_LONG_TEXT_KEPT: usize = 4096;
-
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One worker's reusable parsing state: the fast path's and simd-json's.
@@ -57,8 +54,8 @@ pub(crate) enum ParseFailure {
 }
 
 impl ParseFailure {
-    /// The reject of `record`, which failed this way, at `file:line`: a record rejected for its
-    /// length keeps only its first few kilobytes.
+    /// The reject of `record`, which failed this way, at `file:line` (its text capped, as every
+    /// reject's is).
     pub(crate) fn reject(&self, file: &str, line: u64, record: &[u8]) -> Reject {
         match self {
             ParseFailure::Syntax(e) => {
@@ -68,7 +65,7 @@ impl ParseFailure {
                 file,
                 line,
                 format!("record of {n} bytes exceeds the {MAX_RECORD_BYTES}-byte limit"),
-                &record[..record.len().min(TOO_LONG_TEXT_KEPT)],
+                record,
             ),
         }
     }

@@ -14,6 +14,12 @@
 //! the previous one. A publish that fails at any point leaves `_latest`, and the run it names,
 //! untouched. A run id is never reused, so a published run is never overwritten. [`prune_runs`]
 //! deletes the runs that are neither the latest nor the one before it.
+//!
+//! `_latest` is written with a conditional PUT: `If-Match` the ETag it had when the publish began
+//! (`If-None-Match: *` when there was none), so of two publishes to one prefix at once, the one
+//! that finishes second fails with [`PublishError::PointerChanged`] instead of silently replacing
+//! the other's pointer (and losing its `previous_run_id`). A `_latest` that is not a run pointer
+//! is never overwritten: the publish stops with [`PublishError::BadPointer`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +31,9 @@ use aws_sdk_s3::Client;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::source::s3::{describe_sdk_error, get_object_bytes, GetFailure, S3Location};
+use crate::source::s3::{
+    describe_sdk_error, get_object, GetFailure, S3Location, MAX_DOCUMENT_BYTES,
+};
 
 /// Files larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
@@ -86,6 +94,17 @@ pub enum PublishError {
         key: String,
         /// What the service or the connection said.
         message: String,
+    },
+    /// `_latest` changed between the start of this publish and its commit: another publish to the
+    /// same prefix committed first.
+    #[error("s3://{bucket}/{key} changed while run {run_id} was being published (another publish to the same prefix committed first); run {run_id} was not published; rerun to publish it")]
+    PointerChanged {
+        /// Bucket name.
+        bucket: String,
+        /// Key of the pointer.
+        key: String,
+        /// The run that was not published.
+        run_id: String,
     },
     /// `_latest` exists but is not a run pointer this code understands.
     #[error("s3://{bucket}/{key} is not a valid run pointer: {message}")]
@@ -319,7 +338,9 @@ fn scan_staging(staged: &Path) -> Result<Staged> {
         };
         let meta = std::fs::metadata(&path).map_err(io_error(&path))?;
         if !meta.is_dir() {
-            tracing::warn!(path = %path.display(), "not published: not in a table folder");
+            if name != crate::sink::marker::MARKER {
+                tracing::warn!(path = %path.display(), "not published: not in a table folder");
+            }
             continue;
         }
         if name == REJECTS_DIR {
@@ -597,7 +618,7 @@ pub async fn publish_to_s3_with(
     let run_prefix = dest.key(&format!("runs/{run_id}/"));
 
     // Never overwrite a run: not the published one, nor a leftover of a failed attempt.
-    let previous = read_latest(client, dest).await?;
+    let (previous, previous_tag) = read_pointer(client, dest).await?;
     let existing = client
         .list_objects_v2()
         .bucket(bucket)
@@ -717,7 +738,12 @@ pub async fn publish_to_s3_with(
             format!("cannot encode the run pointer: {e}"),
         )
     })?;
-    put_bytes(client, bucket, &latest_key, body, "application/json").await?;
+    let expected = match (&latest.previous_run_id, previous_tag) {
+        (None, _) => Expected::Absent,
+        (Some(_), Some(tag)) => Expected::Tag(tag),
+        (Some(_), None) => Expected::Anything,
+    };
+    put_pointer(client, bucket, &latest_key, run_id, body, expected).await?;
     tracing::info!(bucket, run_id, "published s3://{bucket}/{run_prefix}");
 
     Ok(PublishReport {
@@ -735,13 +761,102 @@ pub fn manifest_key(dest: &S3Location, run_id: &str, table: &str) -> String {
     dest.key(&format!("runs/{run_id}/{table}.manifest"))
 }
 
+/// What the run pointer must be for a publish to replace it.
+enum Expected {
+    /// Absent: nothing was published when the publish began.
+    Absent,
+    /// The object with this ETag, read when the publish began.
+    Tag(String),
+    /// Anything: the store gave no ETag to compare.
+    Anything,
+}
+
+/// Writes the run pointer if it is still what the publish of `run_id` found (see [`Expected`]).
+async fn put_pointer(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    run_id: &str,
+    body: Vec<u8>,
+    expected: Expected,
+) -> Result<()> {
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(ByteStream::from(body));
+    let put = match expected {
+        Expected::Absent => put.if_none_match("*"),
+        Expected::Tag(tag) => put.if_match(tag),
+        Expected::Anything => {
+            tracing::warn!(
+                bucket,
+                key,
+                "the store gave no ETag for the run pointer: written without a condition"
+            );
+            put
+        }
+    };
+    match put.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if lost_the_race(&e) => Err(PublishError::PointerChanged {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            run_id: run_id.to_string(),
+        }),
+        Err(e) => Err(s3_error("put", bucket, key, describe_sdk_error(&e))),
+    }
+}
+
+/// Whether a conditional PUT failed because its condition no longer holds: 412
+/// `PreconditionFailed`, or 409 `ConditionalRequestConflict` (another conditional write to the
+/// key was in progress).
+fn lost_the_race<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(ctx) => {
+            matches!(
+                ctx.err().code(),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            ) || matches!(ctx.raw().status().as_u16(), 409 | 412)
+        }
+        _ => false,
+    }
+}
+
 /// Reads the run pointer under `dest`: `None` when nothing has been published there yet.
 pub async fn read_latest(client: &Client, dest: &S3Location) -> Result<Option<LatestRun>> {
+    Ok(read_pointer(client, dest).await?.0)
+}
+
+/// Reads the run pointer under `dest` and its ETag.
+async fn read_pointer(
+    client: &Client,
+    dest: &S3Location,
+) -> Result<(Option<LatestRun>, Option<String>)> {
     let bucket = dest.bucket.as_str();
     let key = dest.key(LATEST);
-    let bytes = match get_object_bytes(client, bucket, &key, 3, Duration::from_millis(200)).await {
-        Ok(bytes) => bytes,
-        Err(GetFailure::NotFound) => return Ok(None),
+    let got = get_object(
+        client,
+        bucket,
+        &key,
+        3,
+        Duration::from_millis(200),
+        MAX_DOCUMENT_BYTES,
+    )
+    .await;
+    let (bytes, e_tag) = match got {
+        Ok(object) => (object.bytes, object.e_tag),
+        Err(GetFailure::NotFound) => return Ok((None, None)),
+        Err(GetFailure::TooLarge) => {
+            return Err(PublishError::BadPointer {
+                bucket: bucket.to_string(),
+                key,
+                message: format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+            })
+        }
         Err(GetFailure::Other(message)) => return Err(s3_error("get", bucket, &key, message)),
     };
     let latest: LatestRun =
@@ -760,20 +875,29 @@ pub async fn read_latest(client: &Client, dest: &S3Location) -> Result<Option<La
             ),
         });
     }
-    Ok(Some(latest))
+    Ok((Some(latest), e_tag))
 }
 
 /// Reads a table's COPY manifest.
 pub async fn read_manifest(client: &Client, bucket: &str, key: &str) -> Result<Manifest> {
-    let bytes = get_object_bytes(client, bucket, key, 3, Duration::from_millis(200))
-        .await
-        .map_err(|failure| {
-            let message = match failure {
-                GetFailure::NotFound => "the manifest does not exist".to_string(),
-                GetFailure::Other(m) => m,
-            };
-            s3_error("get", bucket, key, message)
-        })?;
+    let object = get_object(
+        client,
+        bucket,
+        key,
+        3,
+        Duration::from_millis(200),
+        MAX_DOCUMENT_BYTES,
+    )
+    .await
+    .map_err(|failure| {
+        let message = match failure {
+            GetFailure::NotFound => "the manifest does not exist".to_string(),
+            GetFailure::TooLarge => format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+            GetFailure::Other(m) => m,
+        };
+        s3_error("get", bucket, key, message)
+    })?;
+    let bytes = object.bytes;
     serde_json::from_slice(&bytes).map_err(|e| PublishError::BadPointer {
         bucket: bucket.to_string(),
         key: key.to_string(),

@@ -5,23 +5,37 @@
 //! copy was the largest single cost of a run). As with any reader that maps its input, a file
 //! truncated by another program while sparkify reads it ends the run with `SIGBUS`; files that
 //! cannot be mapped (some network and virtual file systems) are read instead. Song files are a
-//! few kilobytes each: one read is cheaper than a mapping.
+//! few kilobytes each: one read is cheaper than a mapping (a larger one is mapped too, so that a
+//! huge broken file costs only the pages looked at).
+//!
+//! Only regular files (or links to them) are read. Named pipes, devices and sockets named like
+//! input files are skipped with a warning and listed by [`Source::skipped`]: opening a pipe waits
+//! for a writer, and reading `/dev/zero` never ends. Files are opened non-blocking, so one that
+//! turns into a pipe after it was listed is refused rather than waited for.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use memmap2::MmapOptions;
 use rayon::prelude::*;
 
-use super::{decode, is_input_name, Error, Fetched, InputFile, Result, Source};
+use super::{decode, is_input_name, Error, Fetched, InputFile, Limits, Result, Source};
+
+/// Uncompressed song files from this size on are mapped rather than read.
+const MAP_SONG_FILES_FROM: u64 = 1 << 20;
 
 /// A folder holding `song_data/` and `log_data/`.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
+    limits: Limits,
+    /// Entries skipped for not being regular files, by name.
+    skipped: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl LocalSource {
@@ -39,22 +53,36 @@ impl LocalSource {
         }
         Ok(Self {
             root: root.to_path_buf(),
+            limits: Limits::default(),
+            skipped: Arc::default(),
         })
+    }
+
+    /// Sets the bounds on what one file may cost.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Lists the input files under `dir` (named `rel`), walking sub-folders in parallel: listing
     /// many files is one `statx` each, and two cores halve it.
     fn walk(&self, dir: &Path, rel: &str) -> Result<Vec<InputFile>> {
-        let FolderEntries { files, folders } = folder_entries(dir, rel)?;
+        let FolderEntries { files, folders } = self.folder_entries(dir, rel)?;
         let mut listed = Vec::with_capacity(files.len());
         for (entry, name) in files {
-            let size = entry.metadata().map_err(|source| Error::Io {
-                path: entry.path().display().to_string(),
+            let path = entry.path();
+            // A link's own size says nothing of its target's.
+            let meta = match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => std::fs::metadata(&path),
+                _ => entry.metadata(),
+            };
+            let meta = meta.map_err(|source| Error::Io {
+                path: path.display().to_string(),
                 source,
             })?;
             listed.push(InputFile {
                 name,
-                size: size.len(),
+                size: meta.len(),
             });
         }
         let nested: Vec<Vec<InputFile>> = folders
@@ -72,19 +100,21 @@ impl LocalSource {
         &self,
         dir: &Path,
         rel: &str,
-        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
-    ) -> Result<()> {
-        let FolderEntries { files, folders } = folder_entries(dir, rel)?;
+        each: &(dyn Fn(&str, Result<Bytes>) -> bool + Sync),
+    ) -> Result<(), Walk> {
+        let FolderEntries { files, folders } = self.folder_entries(dir, rel)?;
         files
             .par_iter()
             .with_min_len(64)
             .try_for_each(|(entry, name)| {
-                match read_decoded(&entry.path(), name, None) {
-                    Ok(bytes) => each(name, Ok(Bytes::from(bytes))),
-                    Err(Error::Gzip { source, .. }) => each(name, Err(source)),
-                    Err(e) => return Err(e),
+                let read = match self.read_decoded(&entry.path(), name) {
+                    Err(e) if !e.is_file_reject() => return Err(Walk::Failed(e)),
+                    read => read,
+                };
+                match each(name, read) {
+                    true => Ok(()),
+                    false => Err(Walk::Stopped),
                 }
-                Ok(())
             })?;
         folders
             .par_iter()
@@ -92,27 +122,149 @@ impl LocalSource {
     }
 
     fn read(&self, file: &InputFile) -> Result<Bytes> {
-        let path = self.root.join(&file.name);
-        read_decoded(&path, &file.name, Some(file.size)).map(Bytes::from)
+        self.read_decoded(&self.root.join(&file.name), &file.name)
+    }
+
+    /// The whole input file at `path` (named `name`), decompressed when it is gzip: read, or
+    /// mapped when large; [`Error::TooLarge`] past the limit.
+    fn read_decoded(&self, path: &Path, name: &str) -> Result<Bytes> {
+        let limit = self.limits.max_file_bytes;
+        let io_err = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let (file, size) = open_regular(path).map_err(io_err)?;
+        if size > limit {
+            return Err(Error::TooLarge {
+                path: name.to_string(),
+                limit,
+                decompressed: false,
+            });
+        }
+        if name.ends_with(".gz") {
+            let bytes = read_sized(file, size).map_err(io_err)?;
+            return decode(name, bytes, limit).map(Bytes::from);
+        }
+        if size >= MAP_SONG_FILES_FROM {
+            // Safety: as for log files (see the module documentation).
+            if let Ok(map) = unsafe { MmapOptions::new().map(&file) } {
+                return Ok(Bytes::from_owner(map));
+            }
+        }
+        read_sized(file, size).map(Bytes::from).map_err(io_err)
+    }
+
+    /// The input files and the sub-folders of `dir`, named below `rel`. Hidden entries are
+    /// skipped (editor and notebook leftovers such as `.ipynb_checkpoints`), and so are entries
+    /// that are not regular files or folders (recorded in `skipped`); links are followed to
+    /// files, not to folders.
+    fn folder_entries(&self, dir: &Path, rel: &str) -> Result<FolderEntries> {
+        let io_err = |source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        let mut files = Vec::new();
+        let mut folders = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err)? {
+            let entry = entry.map_err(io_err)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel_name = format!("{rel}/{name}");
+            let mut kind = entry.file_type().map_err(io_err)?;
+            if kind.is_dir() {
+                folders.push((entry.path(), rel_name));
+                continue;
+            }
+            if !is_input_name(name) {
+                continue;
+            }
+            if kind.is_symlink() {
+                match std::fs::metadata(entry.path()) {
+                    Ok(target) => kind = target.file_type(),
+                    Err(source) => {
+                        return Err(Error::Io {
+                            path: entry.path().display().to_string(),
+                            source,
+                        })
+                    }
+                }
+            }
+            if kind.is_file() {
+                files.push((entry, rel_name));
+            } else {
+                self.skip(rel_name, kind);
+            }
+        }
+        Ok(FolderEntries { files, folders })
+    }
+
+    /// Records an entry that is not a regular file, once, with a warning.
+    fn skip(&self, name: String, kind: std::fs::FileType) {
+        let mut skipped = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
+        if !skipped.contains(&name) {
+            tracing::warn!(
+                "skipped {}/{name}: {}, not a regular file",
+                self.root.display(),
+                describe_kind(kind)
+            );
+            skipped.insert(name);
+        }
     }
 }
 
-/// The whole input file at `path` (named `name`), decompressed when it is gzip; `size` is its
-/// listed size, or `None` to ask the open file.
-fn read_decoded(path: &Path, name: &str, size: Option<u64>) -> Result<Vec<u8>> {
-    let bytes = File::open(path)
-        .and_then(|file| {
-            let size = match size {
-                Some(size) => size,
-                None => file.metadata()?.len(),
-            };
-            read_sized(file, size)
-        })
-        .map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-    decode(name, bytes)
+/// How a walk of the folders ended early.
+enum Walk {
+    /// A file or folder could not be read.
+    Failed(Error),
+    /// The caller asked to stop.
+    Stopped,
+}
+
+impl From<Error> for Walk {
+    fn from(e: Error) -> Self {
+        Walk::Failed(e)
+    }
+}
+
+/// What kind of non-regular file `kind` is, in words.
+fn describe_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = kind;
+    "something else"
+}
+
+/// Opens `path` for reading if it is a regular file; returns it and its size. It is opened
+/// non-blocking, so that a named pipe put where a file was listed is refused instead of waited on
+/// (reading regular files is unaffected by the flag).
+fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
 /// What a folder holds for a run, each entry with its name relative to the input root.
@@ -121,32 +273,6 @@ struct FolderEntries {
     files: Vec<(std::fs::DirEntry, String)>,
     /// Sub-folders, by path.
     folders: Vec<(PathBuf, String)>,
-}
-
-/// The input files and the sub-folders of `dir`, named below `rel`. Hidden entries are skipped:
-/// editor and notebook leftovers such as `.ipynb_checkpoints`.
-fn folder_entries(dir: &Path, rel: &str) -> Result<FolderEntries> {
-    let io_err = |source| Error::Io {
-        path: dir.display().to_string(),
-        source,
-    };
-    let mut files = Vec::new();
-    let mut folders = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err)? {
-        let entry = entry.map_err(io_err)?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
-            continue;
-        }
-        let rel_name = format!("{rel}/{name}");
-        if entry.file_type().map_err(io_err)?.is_dir() {
-            folders.push((entry.path(), rel_name));
-        } else if is_input_name(name) {
-            files.push((entry, rel_name));
-        }
-    }
-    Ok(FolderEntries { files, folders })
 }
 
 /// Reads the whole of the open file `f`, expected to hold `expected` bytes, in as few system calls
@@ -187,13 +313,21 @@ impl Source for LocalSource {
     fn read_all(
         &self,
         dir: &str,
-        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
+        each: &(dyn Fn(&str, Result<Bytes>) -> bool + Sync),
     ) -> Option<Result<()>> {
         let path = self.root.join(dir);
-        Some(match path.is_dir() {
-            true => self.read_folder(&path, dir, each),
-            false => Ok(()),
+        if !path.is_dir() {
+            return Some(Ok(()));
+        }
+        Some(match self.read_folder(&path, dir, each) {
+            Ok(()) | Err(Walk::Stopped) => Ok(()),
+            Err(Walk::Failed(e)) => Err(e),
         })
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        let skipped = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
+        skipped.iter().cloned().collect()
     }
 
     fn list(&self, dir: &str) -> Result<Vec<InputFile>> {
@@ -255,9 +389,9 @@ impl Source for LocalSource {
         });
     }
 
-    /// Uncompressed regular files are mapped a part of about `part` bytes at a time, each cut
-    /// after its last line break (the rest starts the next part); compressed ones, and anything
-    /// that is not a regular file (a named pipe, say), are read whole until they end.
+    /// Uncompressed files are mapped a part of about `part` bytes at a time, each cut after its
+    /// last line break (the rest starts the next part); compressed ones are read whole (up to the
+    /// limit).
     fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
         for (index, file) in files.iter().enumerate() {
             let sent = if file.name.ends_with(".gz") {
@@ -298,8 +432,7 @@ impl LocalSource {
             source,
         };
         let mut parts = match Parts::open(&path, part) {
-            Ok(Some(parts)) => parts,
-            Ok(None) => return tx.send(self.read_whole(index, file)).is_ok(),
+            Ok(parts) => parts,
             Err(e) => return tx.send(Err(io_err(e))).is_ok(),
         };
         let mut starts_file = true;
@@ -337,23 +470,16 @@ struct Parts {
 }
 
 impl Parts {
-    /// The parts of the file at `path`; `None` when it is not a regular file, whose size says
-    /// nothing of its content.
-    fn open(path: &Path, part: usize) -> std::io::Result<Option<Self>> {
-        // Asked before opening: opening a named pipe waits for its writer, and it must be opened
-        // only once, by whoever reads it.
-        if !std::fs::metadata(path)?.is_file() {
-            return Ok(None);
-        }
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        Ok(Some(Self {
+    /// The parts of the regular file at `path`.
+    fn open(path: &Path, part: usize) -> std::io::Result<Self> {
+        let (file, len) = open_regular(path)?;
+        Ok(Self {
             file,
             len,
             pos: 0,
             part: part.max(1),
             read: false,
-        }))
+        })
     }
 
     /// The next part, ending after its last line break (or at the end of the file); `None` at the
@@ -433,7 +559,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");
         std::fs::write(&path, content).unwrap();
-        let mut parts = Parts::open(&path, part).unwrap().unwrap();
+        let mut parts = Parts::open(&path, part).unwrap();
         parts.read = read;
         std::iter::from_fn(|| parts.next_part().unwrap()).collect()
     }
@@ -485,33 +611,75 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_named_pipe_is_read_until_it_ends() {
+    fn named_pipes_and_links_to_devices_are_skipped_unopened() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("log_data")).unwrap();
-        let pipe = dir.path().join("log_data/live.json");
+        let logs = dir.path().join("log_data");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("a.json"), b"{}\n").unwrap();
+        let pipe = logs.join("live.json");
         let made = std::process::Command::new("mkfifo").arg(&pipe).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
+        std::os::unix::fs::symlink("/dev/zero", logs.join("zero.json")).unwrap();
+        std::os::unix::fs::symlink(logs.join("a.json"), logs.join("link.json")).unwrap();
         let source = LocalSource::open(dir.path()).unwrap();
         let files = source.list("log_data").unwrap();
-        assert_eq!(files.len(), 1);
-        let content = lines_and_a_long_tail();
-        let writer = {
-            let (pipe, content) = (pipe.clone(), content.clone());
-            std::thread::spawn(move || std::fs::write(pipe, content).unwrap())
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
-        let reader = std::thread::spawn(move || source.fetch_lines(&files, 64, tx));
-        // A timeout rather than a hang should the pipe ever be opened twice again (the second
-        // open would wait for a writer forever).
-        let wait = std::time::Duration::from_secs(30);
-        let got = rx.recv_timeout(wait).expect("the pipe's content").unwrap();
-        assert_eq!(got.bytes, content);
-        assert!(got.starts_file);
-        assert!(
-            rx.recv_timeout(wait).is_err(),
-            "one piece only, then the end"
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["log_data/a.json", "log_data/link.json"]);
+        assert_eq!(files[1].size, 3, "a link's size is its target's");
+        assert_eq!(
+            source.skipped(),
+            ["log_data/live.json", "log_data/zero.json"]
         );
-        writer.join().unwrap();
-        reader.join().unwrap();
+        // Had the pipe been opened for reading, this would wait for a writer forever.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
+        source.fetch_lines(&files, 64, tx);
+        assert_eq!(
+            rx.into_iter()
+                .map(|f| f.unwrap().bytes.len())
+                .sum::<usize>(),
+            6
+        );
+        // A pipe put where a listed file was is refused, not waited for.
+        let raced = [InputFile {
+            name: "log_data/live.json".into(),
+            size: 0,
+        }];
+        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
+        source.fetch_lines(&raced, 64, tx);
+        let err = rx.recv().unwrap().unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn files_over_the_limit_are_rejected_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let songs = dir.path().join("song_data");
+        std::fs::create_dir_all(&songs).unwrap();
+        std::fs::write(songs.join("small.json"), b"{}").unwrap();
+        File::create(songs.join("huge.json"))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let limits = Limits {
+            max_file_bytes: 1 << 20,
+        };
+        let source = LocalSource::open(dir.path()).unwrap().with_limits(limits);
+        let got = Mutex::new(Vec::new());
+        let read = source.read_all("song_data", &|name, bytes| {
+            let outcome = bytes.map(|b| b.len()).map_err(|e| e.to_string());
+            got.lock().unwrap().push((name.to_string(), outcome));
+            true
+        });
+        read.unwrap().unwrap();
+        let mut got = got.into_inner().unwrap();
+        got.sort();
+        assert_eq!(got[1], ("song_data/small.json".into(), Ok(2)));
+        assert_eq!(
+            got[0],
+            (
+                "song_data/huge.json".into(),
+                Err("song_data/huge.json holds more than --max-file-bytes 1048576 bytes; not read past the limit".into())
+            )
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! order, into a bounded channel that the parse workers drain. Bounded means back-pressure: however
 //! large the input, only a few buffers are in flight at once.
 
+pub mod budget;
 pub mod local;
 pub mod s3;
 
@@ -36,6 +37,17 @@ pub enum Error {
         /// The decoder error.
         source: std::io::Error,
     },
+    /// A file holds more bytes than may be read into memory at once (`--max-file-bytes`): it was
+    /// not read, or not read past the limit.
+    #[error("{path} {} more than --max-file-bytes {limit} bytes; not read past the limit", if *.decompressed { "decompresses to" } else { "holds" })]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit.
+        limit: u64,
+        /// Whether the limit was reached by decompressing the file.
+        decompressed: bool,
+    },
     /// An S3 request failed (after retries).
     #[error("S3 {op} s3://{bucket}/{key}: {message}")]
     S3 {
@@ -52,6 +64,43 @@ pub enum Error {
 
 /// Result alias of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether the error concerns one file only, which a run rejects (one rejected record, line
+    /// 0) and goes on: it cannot be decompressed, or it is over the size limit.
+    pub fn is_file_reject(&self) -> bool {
+        matches!(self, Error::Gzip { .. } | Error::TooLarge { .. })
+    }
+
+    /// The reject of a file this error is about (see [`Error::is_file_reject`]), named `file`.
+    pub fn to_reject(&self, file: &str) -> crate::parse::Reject {
+        match self {
+            Error::Gzip { source, .. } => crate::parse::Reject::cannot_decompress(file, source),
+            other => crate::parse::Reject::unreadable(file, other.to_string()),
+        }
+    }
+}
+
+/// Most bytes one input file may bring into memory by default: a song file, an S3 object, or a
+/// compressed file once decompressed (see [`Limits::max_file_bytes`]).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Bounds on what one input file may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes a file read into memory whole may hold: song files, S3 objects, and `.gz`
+    /// files once decompressed (the decoder stops there). A larger file is rejected, unread or
+    /// not read past the limit. Uncompressed local log files are read in parts and have no limit.
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
 
 /// One input file, named relative to the input root with `/` separators.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,17 +140,18 @@ pub trait Source: Send + Sync {
 
     /// Lists and reads every input file under `dir` in one pass on the rayon pool, calling `each`
     /// with each file's name and (decompressed) bytes on the worker that read it, in no particular
-    /// order; `None` when the source cannot, and the caller lists, then fetches.
+    /// order, until `each` returns `false`; `None` when the source cannot, and the caller lists,
+    /// then fetches.
     ///
     /// A local disk can: reading a folder's files as soon as it is listed, with no listing pass
     /// that looks up every file once more, is what makes 100k small song files cheap. A source that
-    /// must keep many requests in flight to hide latency (S3) cannot. A file that cannot be
-    /// decompressed reaches `each` as the decoder's error, for the caller to reject; any other
-    /// error stops the walk and is returned.
+    /// must keep many requests in flight to hide latency (S3) cannot. A file that cannot be read
+    /// as a whole ([`Error::is_file_reject`]) reaches `each` as that error, for the caller to
+    /// reject; any other error stops the walk and is returned.
     fn read_all(
         &self,
         dir: &str,
-        each: &(dyn Fn(&str, std::io::Result<Bytes>) + Sync),
+        each: &(dyn Fn(&str, Result<Bytes>) -> bool + Sync),
     ) -> Option<Result<()>> {
         let _ = (dir, each);
         None
@@ -113,6 +163,12 @@ pub trait Source: Send + Sync {
     fn fetch_lines(&self, files: &[InputFile], part: usize, tx: SyncSender<Result<Fetched>>) {
         let _ = part;
         self.fetch(files, tx);
+    }
+
+    /// Entries named like input files that were skipped because they are not regular files (named
+    /// pipes, devices, sockets, links to them): they are never opened for reading.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -138,18 +194,50 @@ pub fn is_input_name(name: &str) -> bool {
     name.ends_with(".json") || name.ends_with(".json.gz")
 }
 
-/// Decompresses `bytes` when `name` ends in `.gz`; returns them unchanged otherwise.
-pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
+/// Decompresses `bytes` when `name` ends in `.gz`, stopping with [`Error::TooLarge`] past `limit`
+/// decompressed bytes (a small file may inflate to gigabytes); returns them unchanged otherwise.
+pub fn decode(name: &str, bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>> {
     if !name.ends_with(".gz") {
         return Ok(bytes);
     }
     use std::io::Read;
-    let mut out = Vec::with_capacity(bytes.len() * 4);
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit as usize));
     flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|source| Error::Gzip {
             path: name.to_string(),
             source,
         })?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: name.to_string(),
+            limit,
+            decompressed: true,
+        });
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![b'x'; 10_000]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(
+            decode("a.json.gz", gz.clone(), 10_000).unwrap().len(),
+            10_000
+        );
+        let err = decode("a.json.gz", gz, 9_999).unwrap_err();
+        assert!(err.is_file_reject());
+        assert_eq!(
+            err.to_string(),
+            "a.json.gz decompresses to more than --max-file-bytes 9999 bytes; not read past the limit"
+        );
+    }
 }

@@ -7,7 +7,9 @@
 //!   stores). Retries are bounded in attempts and in total time.
 //! * [`S3Source`] implements [`Source`]: listing with the ListObjectsV2 paginator (fanned out over
 //!   sub-prefixes when a listing is large) and concurrent, order-preserving GETs that feed the bounded
-//!   channel of the parse workers.
+//!   channel of the parse workers. Memory is bounded twice: an object larger than the file limit is
+//!   rejected without being fetched (and a body is never collected past it), and the bytes of the
+//!   objects fetched but not yet parsed stay within [`BYTES_IN_FLIGHT`].
 //!
 //! Errors name the operation, bucket and key, and say what the service or the connection said. They
 //! never contain credentials.
@@ -29,10 +31,21 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{decode, is_input_name, Error, Fetched, InputFile, Result, Source};
+use super::{decode, is_input_name, Error, Fetched, InputFile, Limits, Result, Source};
 
 /// Default number of concurrent S3 requests of one [`S3Source`].
 pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Most concurrent S3 requests of one [`S3Source`] (`--s3-concurrency`): more only adds
+/// connections and memory, not speed.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Bytes of objects fetched and not yet parsed, at most (plus one object, when an object larger
+/// than half of it is fetched).
+pub const BYTES_IN_FLIGHT: u64 = 256 << 20;
+
+/// Largest run pointer or manifest read back.
+pub(crate) const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
 
 /// Region used when neither the settings nor the AWS chain name one (S3 answers a request sent to the
 /// wrong region with a redirect that names the right one, which ends up in the error message).
@@ -511,41 +524,70 @@ fn s3_error(op: &'static str, bucket: &str, key: &str, message: String) -> Error
 pub(crate) enum GetFailure {
     /// The key does not exist.
     NotFound,
+    /// The object is larger than the limit it was fetched with.
+    TooLarge,
     /// Anything else, as a readable message.
     Other(String),
 }
 
-/// Downloads a whole object. The SDK retries the request up to the response headers; a body that
-/// breaks off mid-way (or comes out shorter than its `Content-Length`) is fetched again up to
-/// `body_retries` times, with exponential back-off from `backoff`.
-pub(crate) async fn get_object_bytes(
+/// An object read whole.
+#[derive(Debug)]
+pub(crate) struct Object {
+    /// Its content.
+    pub bytes: Vec<u8>,
+    /// Its ETag, for a conditional write over it.
+    pub e_tag: Option<String>,
+}
+
+/// Downloads a whole object of at most `limit` bytes ([`GetFailure::TooLarge`] without reading
+/// the body when its `Content-Length` says more, and as soon as more arrives otherwise). The SDK
+/// retries the request up to the response headers; a body that breaks off mid-way (or comes out
+/// shorter than its `Content-Length`) is fetched again up to `body_retries` times, with
+/// exponential back-off from `backoff`.
+pub(crate) async fn get_object(
     client: &Client,
     bucket: &str,
     key: &str,
     body_retries: u32,
     backoff: Duration,
-) -> std::result::Result<Vec<u8>, GetFailure> {
+    limit: u64,
+) -> std::result::Result<Object, GetFailure> {
     let mut attempt = 0u32;
     loop {
-        let out = match client.get_object().bucket(bucket).key(key).send().await {
+        let mut out = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(out) => out,
             Err(e) if is_no_such_key(&e) => return Err(GetFailure::NotFound),
             Err(e) => return Err(GetFailure::Other(describe_sdk_error(&e))),
         };
-        let expected = out.content_length().and_then(|n| usize::try_from(n).ok());
-        let problem = match out.body.collect().await {
-            Ok(body) => {
-                // Zero-copy when the body arrived in one chunk.
-                let bytes = Vec::from(body.into_bytes());
-                match expected {
-                    Some(n) if n != bytes.len() => format!(
-                        "body has {} bytes where Content-Length said {n}",
-                        bytes.len()
-                    ),
-                    _ => return Ok(bytes),
+        let expected = out.content_length().and_then(|n| u64::try_from(n).ok());
+        if expected.is_some_and(|n| n > limit) {
+            return Err(GetFailure::TooLarge);
+        }
+        let mut bytes = Vec::with_capacity(expected.unwrap_or(0) as usize);
+        let problem = loop {
+            match out.body.try_next().await {
+                Ok(Some(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(GetFailure::TooLarge);
+                    }
+                    bytes.extend_from_slice(&chunk);
                 }
+                Ok(None) => match expected {
+                    Some(n) if n != bytes.len() as u64 => {
+                        break format!(
+                            "body has {} bytes where Content-Length said {n}",
+                            bytes.len()
+                        )
+                    }
+                    _ => {
+                        return Ok(Object {
+                            bytes,
+                            e_tag: out.e_tag().map(str::to_string),
+                        })
+                    }
+                },
+                Err(e) => break format!("reading the body failed: {}", error_chain(&e)),
             }
-            Err(e) => format!("reading the body failed: {}", error_chain(&e)),
         };
         if attempt >= body_retries {
             return Err(GetFailure::Other(format!(
@@ -557,6 +599,18 @@ pub(crate) async fn get_object_bytes(
         tracing::debug!(bucket, key, attempt, "{problem}; retrying in {delay:?}");
         tokio::time::sleep(delay).await;
         attempt += 1;
+    }
+}
+
+/// Bytes that hold their share of [`BYTES_IN_FLIGHT`] until they are dropped.
+struct Budgeted {
+    bytes: Vec<u8>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -573,6 +627,11 @@ struct Inner {
     fanout_after_pages: usize,
     body_retries: u32,
     backoff: Duration,
+    limits: Limits,
+    /// Permits for the bytes of fetched objects, [`BYTES_IN_FLIGHT`] in all, granted in request
+    /// order (tokio's semaphore is fair), so the next object in listing order never waits on
+    /// later ones.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Input files under `s3://bucket/prefix`, read with bounded concurrency.
@@ -609,6 +668,8 @@ impl S3Source {
                 fanout_after_pages: DEFAULT_FANOUT_AFTER_PAGES,
                 body_retries: defaults.body_retries,
                 backoff: defaults.initial_backoff,
+                limits: Limits::default(),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(BYTES_IN_FLIGHT as usize)),
             }),
             handle,
             _runtime: None,
@@ -634,9 +695,16 @@ impl S3Source {
         Ok(source)
     }
 
-    /// Sets how many requests run at once (at least 1; default [`DEFAULT_CONCURRENCY`]).
+    /// Sets how many requests run at once (1 to [`MAX_CONCURRENCY`]; default
+    /// [`DEFAULT_CONCURRENCY`]).
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.inner_mut().concurrency = concurrency.max(1);
+        self.inner_mut().concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
+        self
+    }
+
+    /// Sets the bounds on what one object may cost.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.inner_mut().limits = limits;
         self
     }
 
@@ -828,24 +896,52 @@ impl Inner {
         Ok(files)
     }
 
-    async fn fetch_one(&self, index: usize, name: String) -> Result<Fetched> {
+    /// GETs the object of `file` (the `index`-th of its listing) once it has its share of the
+    /// bytes in flight, and decodes it.
+    async fn fetch_one(&self, index: usize, file: InputFile) -> Result<Fetched> {
         let bucket = &self.location.bucket;
-        let key = self.location.key(&name);
-        let bytes = get_object_bytes(&self.client, bucket, &key, self.body_retries, self.backoff)
+        let key = self.location.key(&file.name);
+        let limit = self.limits.max_file_bytes;
+        let too_large = |decompressed| Error::TooLarge {
+            path: self.location.url_of(&key),
+            limit,
+            decompressed,
+        };
+        if file.size > limit {
+            return Err(too_large(false));
+        }
+        // At most half: the other half may be held by buffers the parsers are still collecting.
+        let share = file.size.clamp(1, BYTES_IN_FLIGHT / 2) as u32;
+        let permit = Arc::clone(&self.in_flight)
+            .acquire_many_owned(share)
             .await
-            .map_err(|failure| {
-                let message = match failure {
-                    GetFailure::NotFound => {
-                        "NoSuchKey (HTTP 404) - the object does not exist (deleted after listing?)"
-                            .to_string()
-                    }
-                    GetFailure::Other(m) => m,
-                };
-                s3_error("get", bucket, &key, message)
-            })?;
-        let bytes = if name.ends_with(".gz") {
+            .map_err(|_| s3_error("get", bucket, &key, "internal error: budget closed".into()))?;
+        let got = get_object(
+            &self.client,
+            bucket,
+            &key,
+            self.body_retries,
+            self.backoff,
+            limit,
+        )
+        .await;
+        let bytes = match got {
+            Ok(object) => object.bytes,
+            Err(GetFailure::TooLarge) => return Err(too_large(false)),
+            Err(GetFailure::NotFound) => {
+                return Err(s3_error(
+                    "get",
+                    bucket,
+                    &key,
+                    "NoSuchKey (HTTP 404) - the object does not exist (deleted after listing?)"
+                        .into(),
+                ))
+            }
+            Err(GetFailure::Other(m)) => return Err(s3_error("get", bucket, &key, m)),
+        };
+        let bytes = if file.name.ends_with(".gz") {
             let url = self.location.url_of(&key);
-            tokio::task::spawn_blocking(move || decode(&url, bytes))
+            tokio::task::spawn_blocking(move || decode(&url, bytes, limit))
                 .await
                 .map_err(|e| {
                     s3_error(
@@ -860,8 +956,11 @@ impl Inner {
         };
         Ok(Fetched {
             index,
-            name,
-            bytes: bytes.into(),
+            name: file.name,
+            bytes: bytes::Bytes::from_owner(Budgeted {
+                bytes,
+                _permit: permit,
+            }),
             starts_file: true,
         })
     }
@@ -880,29 +979,26 @@ impl Source for S3Source {
     }
 
     /// GETs run `concurrency` at a time on the runtime and arrive in listing order (`buffered`);
-    /// the calling thread hands them to `tx`, so a full channel holds back further GETs. The first
+    /// the calling thread hands them to `tx`, so a full channel holds back further GETs. An object
+    /// that is rejected on its own ([`Error::is_file_reject`]) is sent as its error; any other
     /// error is sent and ends the fetch.
     fn fetch(&self, files: &[InputFile], tx: SyncSender<Result<Fetched>>) {
         if files.is_empty() {
             return;
         }
         let inner = Arc::clone(&self.inner);
-        let jobs: Vec<(usize, String)> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (i, f.name.clone()))
-            .collect();
+        let jobs: Vec<(usize, InputFile)> = files.iter().cloned().enumerate().collect();
         let (bridge_tx, mut bridge_rx) = tokio::sync::mpsc::channel::<Result<Fetched>>(1);
         let task = self.handle.spawn(async move {
             let concurrency = inner.concurrency;
             let mut results = futures::stream::iter(jobs)
-                .map(|(index, name)| {
+                .map(|(index, file)| {
                     let inner = Arc::clone(&inner);
-                    async move { inner.fetch_one(index, name).await }
+                    async move { inner.fetch_one(index, file).await }
                 })
                 .buffered(concurrency);
             while let Some(result) = results.next().await {
-                let failed = result.is_err();
+                let failed = result.as_ref().is_err_and(|e| !e.is_file_reject());
                 if bridge_tx.send(result).await.is_err() || failed {
                     return;
                 }

@@ -242,6 +242,48 @@ impl hyper::body::Body for CutBody {
 struct FaultyService {
     inner: S3Service,
     faults: Arc<FaultState>,
+    /// Held by a conditional PUT (`If-Match` / `If-None-Match`) from its check to its write:
+    /// s3s-fs checks the condition, then writes, and two such PUTs must not interleave there.
+    conditional: Arc<tokio::sync::Mutex<()>>,
+    /// See [`TestS3::hold_put`].
+    gate: Arc<Mutex<Option<PutGate>>>,
+}
+
+/// Holds the first PUT to a key until a second PUT to it has been served.
+struct PutGate {
+    /// The request path (`/bucket/key`).
+    path: String,
+    /// Whether the first PUT arrived and waits.
+    holding: bool,
+    release: Arc<tokio::sync::Notify>,
+}
+
+/// What a PUT does at the gate.
+enum AtGate {
+    Pass,
+    /// Wait for the release, then go on.
+    Wait(Arc<tokio::sync::Notify>),
+    /// Go on, then release the held one.
+    Release(Arc<tokio::sync::Notify>),
+}
+
+impl FaultyService {
+    fn at_gate(&self, method: &Method, uri: &hyper::Uri) -> AtGate {
+        if method != Method::PUT {
+            return AtGate::Pass;
+        }
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(g) = gate.as_mut().filter(|g| g.path == uri.path()) else {
+            return AtGate::Pass;
+        };
+        if !g.holding {
+            g.holding = true;
+            return AtGate::Wait(Arc::clone(&g.release));
+        }
+        let release = Arc::clone(&g.release);
+        *gate = None;
+        AtGate::Release(release)
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for FaultyService {
@@ -253,6 +295,11 @@ impl hyper::service::Service<Request<Incoming>> for FaultyService {
         let decision = self.faults.decide(req.method(), req.uri());
         let service = self.inner.clone();
         let faults = Arc::clone(&self.faults);
+        let gate = self.at_gate(req.method(), req.uri());
+        let conditional = (req.method() == Method::PUT
+            && (req.headers().contains_key(hyper::header::IF_MATCH)
+                || req.headers().contains_key(hyper::header::IF_NONE_MATCH)))
+        .then(|| Arc::clone(&self.conditional));
         Box::pin(async move {
             let (delay, truncate) = match decision {
                 Decision::Fail(status, code, message) => {
@@ -263,7 +310,19 @@ impl hyper::service::Service<Request<Incoming>> for FaultyService {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let response = service.call(req.map(Body::from)).await?;
+            if let AtGate::Wait(release) = &gate {
+                release.notified().await;
+            }
+            let serialized = match &conditional {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            let response = service.call(req.map(Body::from)).await;
+            drop(serialized);
+            if let AtGate::Release(release) = &gate {
+                release.notify_one();
+            }
+            let response = response?;
             if !truncate || response.status() != StatusCode::OK {
                 return Ok(response);
             }
@@ -290,6 +349,7 @@ pub struct TestS3 {
     /// The folder behind it: `<root>/<bucket>/<key>` is the object.
     pub root: TempDir,
     faults: Arc<FaultState>,
+    gate: Arc<Mutex<Option<PutGate>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -309,9 +369,12 @@ impl TestS3 {
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let faults = Arc::new(FaultState::default());
+        let gate = Arc::new(Mutex::new(None));
         let service = FaultyService {
             inner: builder.build(),
             faults: Arc::clone(&faults),
+            conditional: Arc::new(tokio::sync::Mutex::new(())),
+            gate: Arc::clone(&gate),
         };
 
         let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
@@ -356,9 +419,39 @@ impl TestS3 {
             secret_key: SECRET_KEY.to_string(),
             root,
             faults,
+            gate,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
+    }
+
+    /// The `sparkify` binary in `cwd`, its AWS chain pointed at this server (and nowhere else).
+    pub fn sparkify(&self, cwd: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sparkify"));
+        cmd.current_dir(cwd)
+            .env_remove("SPARKIFY_LOG")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+            .env("AWS_REGION", REGION)
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", cwd.join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                cwd.join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
+    }
+
+    /// Holds the next PUT of `bucket/key` until another PUT of it has been served, so that two
+    /// writers of the key commit in a known order: the first to arrive writes last.
+    pub fn hold_put(&self, bucket: &str, key: &str) {
+        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = Some(PutGate {
+            path: format!("/{bucket}/{key}"),
+            holding: false,
+            release: Arc::new(tokio::sync::Notify::new()),
+        });
     }
 
     /// Creates a bucket (a folder under the root).

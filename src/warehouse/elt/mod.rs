@@ -184,6 +184,7 @@ pub fn summary(
         output: target.to_owned(),
         song_files: staged.map_or(0, |s| s.songs.files),
         log_files: staged.map_or(0, |s| s.events.files),
+        skipped_files: Vec::new(),
         input_bytes: staged.map_or(0, |s| s.songs.bytes + s.events.bytes),
         song_records: staged.map_or(c.song_records, |s| s.songs.records),
         duplicate_songs: c.song_records.saturating_sub(c.songs),
