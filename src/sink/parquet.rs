@@ -55,7 +55,7 @@ impl WriterOptions {
     /// Writer settings for `table`. 64-bit columns (ids, instants) are nearly all distinct, so they
     /// are written without a dictionary: one would be built per page only to be abandoned. Text
     /// columns carry no min/max statistics: ranges of names, agents and random ids prune nothing,
-    /// and computing them compares every value (without them the 1 GB bench runs ~3% faster).
+    /// and computing them compares every value (a few per cent of a 1 GB run).
     fn properties(&self, table: &Table) -> WriterProperties {
         let compression = match self.codec {
             Codec::Snappy => Compression::SNAPPY,

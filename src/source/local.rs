@@ -1,8 +1,8 @@
 //! Input from a local folder.
 //!
 //! Log files are memory-mapped a part at a time: the parsers read the page cache directly, where
-//! reading them would first copy every byte into a buffer (on this kind of machine that kernel
-//! copy was the largest single cost of a run). As with any reader that maps its input, a file
+//! reading them would first copy every byte into a buffer (on a VM that kernel copy can be the
+//! largest single cost of a run). As with any reader that maps its input, a file
 //! truncated by another program while sparkify reads it ends the run with `SIGBUS`; files that
 //! cannot be mapped (some network and virtual file systems) are read instead. Song files are a
 //! few kilobytes each: one read is cheaper than a mapping (a larger one is mapped too, so that a
