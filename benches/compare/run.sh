@@ -9,10 +9,10 @@
 #   custom   SONGS=… EVENTS=… from the environment
 #
 # Environment:
-#   SPARKIFY_BIN=path  use this sparkify binary, skip `cargo build --release`
+#   SPARKIFY_BIN=path  use this sparkify binary, skip `cargo build --profile release-lto`
 #   NATIVE=1|0         build sparkify for this machine's CPU (`-C target-cpu=native`, into
 #                      target/native; default 1, as the peers' wheels pick their SIMD code at run
-#                      time) or the portable release build (0)
+#                      time) or the portable build (0); both with the `release-lto` profile
 #   PYTHON=python3     interpreter that creates the virtualenv
 #   DEEP=0|1           also compare full table contents with sparkify's (default: 1 for small)
 #   RUNS=3             rounds; each round runs every tool once, in turn, and the report takes each
@@ -67,24 +67,24 @@ if [ ! -x /usr/bin/time ]; then
     exit 2
 fi
 
-# 1. sparkify (release)
+# 1. sparkify (the release-lto profile: what is shipped is what is measured)
 if [ -n "${SPARKIFY_BIN:-}" ]; then
     BIN="$(cd "$(dirname "$SPARKIFY_BIN")" && pwd)/$(basename "$SPARKIFY_BIN")"
     BUILD="binary given by SPARKIFY_BIN"
     say "sparkify: $BIN (SPARKIFY_BIN, not rebuilt)"
 elif [ "${NATIVE:-1}" = 1 ]; then
-    say "cargo build --release with -C target-cpu=native (target/native)"
+    say "cargo build --profile release-lto with -C target-cpu=native (target/native)"
     (cd "$ROOT" && RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$ROOT/target/native" \
-        cargo build --release --locked --bin sparkify)
-    BIN="$ROOT/target/native/release/sparkify"
-    BUILD="release build, -C target-cpu=native"
+        cargo build --profile release-lto --locked --bin sparkify)
+    BIN="$ROOT/target/native/release-lto/sparkify"
+    BUILD="release-lto build, -C target-cpu=native"
 else
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release --locked --bin sparkify)
+    say "cargo build --profile release-lto"
+    (cd "$ROOT" && cargo build --profile release-lto --locked --bin sparkify)
     TARGET_DIR="${CARGO_TARGET_DIR:-target}"
     case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
-    BIN="$TARGET_DIR/release/sparkify"
-    BUILD="portable release build"
+    BIN="$TARGET_DIR/release-lto/sparkify"
+    BUILD="portable release-lto build"
 fi
 [ -x "$BIN" ] || {
     echo "error: no sparkify binary at $BIN" >&2
