@@ -10,8 +10,13 @@
 //! sink      Parquet per table, published atomically            (sink)
 //! ```
 //!
+//! The only `unsafe` code (memory maps, `flock`, `renameat2`) is in one module, `sys`, with what
+//! each use relies on.
+//!
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.
+
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
@@ -22,10 +27,12 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod s3;
 pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod summary;
+mod sys;
 pub mod transform;
 pub mod warehouse;
 
@@ -85,6 +92,12 @@ pub enum Error {
         /// Where the rejects were kept.
         kept: String,
     },
+    /// The async runtime (of S3 or warehouse requests) could not be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A `--json` result could not be encoded (a bug, not a data problem).
+    #[error("cannot encode the --json output: {0}")]
+    Json(#[from] serde_json::Error),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Thread(std::io::Error),
@@ -102,6 +115,16 @@ impl Error {
             _ => 2,
         }
     }
+}
+
+/// A multi-threaded tokio runtime of two workers for the blocking commands' async requests (S3,
+/// the warehouse connection).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
 }
 
 /// Result alias of the crate.

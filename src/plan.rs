@@ -204,8 +204,7 @@ impl TransformPlan {
         }
         for loc in [&self.input, &self.output] {
             if let Location::S3(url) = loc {
-                crate::source::s3::S3Location::parse(url)
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                parse_s3(url)?;
             }
         }
         let max_concurrency = crate::source::s3::MAX_CONCURRENCY;
@@ -219,6 +218,33 @@ impl TransformPlan {
         }
         Ok(self)
     }
+
+    /// The source of the plan's input, with its limits and S3 concurrency: the one way every
+    /// command that reads input (a transform, an ELT staging copy) opens it.
+    pub fn open_source(&self) -> Result<Box<dyn crate::source::Source>> {
+        use crate::source::{local::LocalSource, s3::S3Source};
+        Ok(match &self.input {
+            Location::Local(dir) => Box::new(LocalSource::open(dir)?.with_limits(self.limits)),
+            Location::S3(url) => Box::new(
+                S3Source::connect(&self.s3_settings(), parse_s3(url)?)?
+                    .with_concurrency(self.s3.concurrency)
+                    .with_limits(self.limits),
+            ),
+        })
+    }
+
+    /// How the plan reaches S3: its region, the rest from the standard AWS chain.
+    pub fn s3_settings(&self) -> crate::s3::S3Settings {
+        crate::s3::S3Settings {
+            region: self.s3.region.clone(),
+            ..crate::s3::S3Settings::default()
+        }
+    }
+}
+
+/// Parses an `s3://` flag value; a bad one is a usage error.
+pub fn parse_s3(url: &str) -> Result<crate::s3::S3Location> {
+    crate::s3::S3Location::parse(url).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Refuses a local `output` that is, contains or lies inside a local `input` (paths resolved), or

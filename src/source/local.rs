@@ -21,7 +21,6 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use memmap2::MmapOptions;
 use rayon::prelude::*;
 
 use super::{decode, is_input_name, Error, Fetched, InputFile, Limits, Result, Source};
@@ -146,8 +145,7 @@ impl LocalSource {
             return decode(name, bytes, limit).map(Bytes::from);
         }
         if size >= MAP_SONG_FILES_FROM {
-            // Safety: as for log files (see the module documentation).
-            if let Ok(map) = unsafe { MmapOptions::new().map(&file) } {
+            if let Ok(map) = crate::sys::map_input(&file, 0, None) {
                 return Ok(Bytes::from_owner(map));
             }
         }
@@ -511,10 +509,7 @@ impl Parts {
         let too_long = || std::io::Error::other("file part does not fit in memory");
         let len = usize::try_from(len).map_err(|_| too_long())?;
         if !self.read {
-            // Safety: the mapping is read-only and only ever read as bytes; what another program
-            // could do to the file meanwhile (truncate it: SIGBUS) is in the module documentation.
-            let mapped = unsafe { MmapOptions::new().offset(offset).len(len).map(&self.file) };
-            match mapped {
+            match crate::sys::map_input(&self.file, offset, Some(len)) {
                 Ok(map) => return Ok(Bytes::from_owner(map)),
                 Err(_) => self.read = true,
             }
