@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{parse_s3, resolve_path, Location, TransformPlan};
 use crate::run::{transform, TransformOptions};
+use crate::s3::{s3_client, S3Location};
 use crate::sink::lock::OutputLock;
 use crate::sink::marker::{inspect, MARKER};
 use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{publish_to_s3_with, PublishOptions};
-use crate::s3::{s3_client, S3Location};
 use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 

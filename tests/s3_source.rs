@@ -238,7 +238,11 @@ fn always_failing_server_gives_a_clear_error_naming_bucket_and_key() {
     let cause = std::error::Error::source(&err).expect("the SDK's error is kept as the source");
     assert!(cause.to_string().contains("service error"), "{cause}");
     // Retried (the standard mode's 5 attempts per request), and not more.
-    assert!((2..=5).contains(&s3.injected()), "{} attempts", s3.injected());
+    assert!(
+        (2..=5).contains(&s3.injected()),
+        "{} attempts",
+        s3.injected()
+    );
 
     let err = src.list("log_data").unwrap_err().to_string();
     eprintln!("{err}");
@@ -272,7 +276,9 @@ fn missing_object_is_a_clear_error() {
     let err = fetch_all(&src, &files, 1).unwrap_err();
     let text = err.to_string();
     eprintln!("{text}");
-    assert!(matches!(&err, Error::NotFound { path, .. } if path == "s3://input/log_data/gone.json"));
+    assert!(
+        matches!(&err, Error::NotFound { path, .. } if path == "s3://input/log_data/gone.json")
+    );
     assert!(text.contains("does not exist"), "{text}");
 }
 

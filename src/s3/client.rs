@@ -189,5 +189,4 @@ mod tests {
         );
         assert!(text.contains("AKID"));
     }
-
 }

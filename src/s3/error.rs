@@ -56,7 +56,6 @@ impl S3Error {
     }
 }
 
-
 /// One readable line for a failed S3 request: the service's error code and message plus a hint for
 /// the usual causes, or what went wrong with the connection. Holds no credentials.
 pub(crate) fn describe_sdk_error<E>(err: &SdkError<E, HttpResponse>) -> String

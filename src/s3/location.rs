@@ -7,7 +7,6 @@ use std::str::FromStr;
 /// Longest S3 key, in bytes.
 const MAX_KEY_LEN: usize = 1024;
 
-
 /// A bucket and a key prefix, parsed from `s3://bucket/prefix`.
 ///
 /// The prefix has no leading or trailing `/` and no empty, `.` or `..` segment, so that
@@ -163,7 +162,6 @@ fn validate_prefix(prefix: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +217,4 @@ mod tests {
             assert!(text.contains(url), "{url}: {text}");
         }
     }
-
 }

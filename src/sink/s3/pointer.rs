@@ -243,5 +243,4 @@ mod tests {
                 "mandatory":true,"meta":{"content_length":42}}]})
         );
     }
-
 }

@@ -32,8 +32,7 @@ pub async fn prune_runs(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| S3Error::sdk("list", bucket, &runs_prefix, e))?;
+        let page = page.map_err(|e| S3Error::sdk("list", bucket, &runs_prefix, e))?;
         run_prefixes.extend(
             page.common_prefixes()
                 .iter()
@@ -107,4 +106,3 @@ async fn delete_prefix(client: &Client, bucket: &str, prefix: &str) -> Result<()
     }
     Ok(())
 }
-

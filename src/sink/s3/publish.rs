@@ -9,8 +9,8 @@ use super::pointer::{put_pointer, read_pointer, Expected};
 use super::staging::{scan_staging, validate_run_id};
 use super::upload::{put_bytes, run_all, upload_file, Upload};
 use super::{
-    LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta, PublishError, Result,
-    LATEST, LATEST_FORMAT, MULTIPART_THRESHOLD, PART_SIZE,
+    LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta, PublishError, Result, LATEST,
+    LATEST_FORMAT, MULTIPART_THRESHOLD, PART_SIZE,
 };
 use crate::s3::{S3Error, S3Location};
 use crate::sink::rejects::REJECTS_DIR;
@@ -217,7 +217,6 @@ pub async fn publish_to_s3_with(
 pub fn manifest_key(dest: &S3Location, run_id: &str, table: &str) -> String {
     dest.key(&format!("runs/{run_id}/{table}.manifest"))
 }
-
 
 fn encode_error(
     what: &'static str,

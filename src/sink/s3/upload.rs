@@ -9,8 +9,8 @@ use aws_sdk_s3::Client;
 use futures::StreamExt;
 
 use super::{PublishError, PublishOptions, Result};
-use crate::s3::S3Error;
 use crate::s3::error::describe_sdk_error;
+use crate::s3::S3Error;
 
 /// A file of the staged folder and where it goes.
 #[derive(Debug, Clone)]
@@ -59,9 +59,7 @@ pub(super) async fn upload_file(
         .content_type(upload.content_type)
         .send()
         .await
-        .map_err(|e| {
-            S3Error::sdk("create-multipart-upload", bucket, &upload.key, e)
-        })?;
+        .map_err(|e| S3Error::sdk("create-multipart-upload", bucket, &upload.key, e))?;
     let Some(upload_id) = created.upload_id().map(str::to_string) else {
         let op = "create-multipart-upload";
         let description = "the response holds no upload id";
@@ -147,9 +145,7 @@ async fn upload_parts(
         )
         .send()
         .await
-        .map_err(|e| {
-            S3Error::sdk("complete-multipart-upload", bucket, &upload.key, e)
-        })?;
+        .map_err(|e| S3Error::sdk("complete-multipart-upload", bucket, &upload.key, e))?;
     Ok(())
 }
 
@@ -210,4 +206,3 @@ where
         None => Ok(out),
     }
 }
-

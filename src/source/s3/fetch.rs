@@ -42,7 +42,9 @@ impl Inner {
         let permit = Arc::clone(&self.in_flight)
             .acquire_many_owned(share)
             .await
-            .map_err(|e| S3Error::new("get", bucket, &key, "internal error: budget closed").caused_by(e))?;
+            .map_err(|e| {
+                S3Error::new("get", bucket, &key, "internal error: budget closed").caused_by(e)
+            })?;
         let got = get_object(
             &self.client,
             bucket,

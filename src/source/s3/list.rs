@@ -36,8 +36,7 @@ impl Inner {
         let mut objects = Vec::new();
         let mut prefixes = Vec::new();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| S3Error::sdk("list", bucket, prefix, e))?;
+            let page = page.map_err(|e| S3Error::sdk("list", bucket, prefix, e))?;
             objects.extend(keys_and_sizes(&page));
             prefixes.extend(
                 page.common_prefixes()
