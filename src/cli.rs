@@ -6,9 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::etl::execute_transform;
-use crate::plan::Target;
 use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
+use crate::target::Target;
 use crate::warehouse::redshift::{self, RedshiftTarget, RunLoad};
 use crate::warehouse::{
     ddl_redshift, load_postgres, load_redshift, load_summary, RedshiftInput, WriteMode,

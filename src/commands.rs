@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::config::Config;
-use crate::plan::{Target, TransformPlan};
+use crate::plan::TransformPlan;
+use crate::target::Target;
 use crate::warehouse::adhoc::{self, AdHoc, AdHocResult};
 use crate::warehouse::check;
 use crate::warehouse::elt::{self, sql::EltSql};

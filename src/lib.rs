@@ -1,17 +1,26 @@
 //! # sparkify
 //!
-//! An ETL engine for the Sparkify music-streaming warehouse. The pipeline, one module per stage:
+//! An ETL engine for the Sparkify music-streaming warehouse. The pipeline, one module per stage,
+//! from the command line to the warehouse:
 //!
 //! ```text
-//! plan      flags + dwh.cfg + env → one validated plan        (cli, config, plan)
-//! source    list and read song_data/ and log_data/             (source: local folder, S3)
-//! parse     simd-json on reused buffers → typed records        (parse)
-//! transform star schema: songs, artists, songplays, users, time (transform, run)
-//! sink      Parquet per table, published atomically            (sink)
+//! plan       flags + dwh.cfg + env → one validated plan   (cli, commands, config, plan, target)
+//! source     list and read song_data/ and log_data/                (source: local folder, S3)
+//! parse      simd-json on reused buffers → typed records           (parse)
+//! transform  star schema: songs, artists, songplays, users, time   (transform, run)
+//! sink       Parquet per table, published atomically: a local      (sink)
+//!            folder switched in, or an S3 run behind `_latest`
+//! warehouse  PostgreSQL / Redshift: load the Parquet (COPY from    (warehouse)
+//!            the S3 run), or build the tables in SQL (ELT);
+//!            checks and queries, also over the local Parquet
+//! report     charts and an HTML page from the tables (local   (report)
+//!            Parquet or a warehouse)
 //! ```
 //!
-//! The only `unsafe` code (memory maps, `flock`, `renameat2`) is in one module, `sys`, with what
-//! each use relies on.
+//! [`etl`] runs one plan through these stages. Beside them: [`s3`] (locations, the client, GETs
+//! and error descriptions, shared by source, sink and warehouse), [`schema`] and [`summary`]. The
+//! only `unsafe` code (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with
+//! what each use relies on.
 //!
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.
@@ -33,6 +42,7 @@ pub mod sink;
 pub mod source;
 pub mod summary;
 mod sys;
+pub mod target;
 pub mod transform;
 pub mod warehouse;
 

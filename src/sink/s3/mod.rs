@@ -36,7 +36,7 @@ pub use pointer::{
     read_latest, read_manifest, LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta,
 };
 pub use prune::prune_runs;
-pub use publish::{manifest_key, publish_to_s3, publish_to_s3_with, PublishOptions, PublishReport};
+pub use publish::{manifest_key, publish_to_s3, publish_to_s3_with, PublishReport};
 pub use staging::validate_run_id;
 
 use crate::s3::{Cause, S3Error};
@@ -143,6 +143,30 @@ pub enum PublishError {
         /// What is wrong: the JSON parser's error, a size over the limit.
         source: Cause,
     },
+}
+
+/// Tuning of [`publish_to_s3_with`].
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// Uploads in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Files larger than this are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// Part size of multipart uploads (S3 requires at least 5 MiB).
+    pub part_size: u64,
+    /// Row counts per table, recorded in `_latest` so that a loader can check what it loaded.
+    pub rows: std::collections::BTreeMap<String, u64>,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            multipart_threshold: MULTIPART_THRESHOLD,
+            part_size: PART_SIZE,
+            rows: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// Result alias of this module.

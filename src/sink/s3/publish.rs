@@ -9,8 +9,8 @@ use super::pointer::{put_pointer, read_pointer, Expected};
 use super::staging::{scan_staging, validate_run_id};
 use super::upload::{put_bytes, run_all, upload_file, Upload};
 use super::{
-    LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta, PublishError, Result, LATEST,
-    LATEST_FORMAT, MULTIPART_THRESHOLD, PART_SIZE,
+    LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta, PublishError, PublishOptions,
+    Result, LATEST, LATEST_FORMAT,
 };
 use crate::s3::{S3Error, S3Location};
 use crate::sink::rejects::REJECTS_DIR;
@@ -29,30 +29,6 @@ pub struct PublishReport {
     /// The run pointer as written, so that a loader can follow this run without reading it back
     /// (a later publish may already have replaced `_latest`).
     pub latest: LatestRun,
-}
-
-/// Tuning of [`publish_to_s3_with`].
-#[derive(Debug, Clone)]
-pub struct PublishOptions {
-    /// Uploads in flight at once (at least 1).
-    pub concurrency: usize,
-    /// Files larger than this are uploaded in parts.
-    pub multipart_threshold: u64,
-    /// Part size of multipart uploads (S3 requires at least 5 MiB).
-    pub part_size: u64,
-    /// Row counts per table, recorded in `_latest` so that a loader can check what it loaded.
-    pub rows: std::collections::BTreeMap<String, u64>,
-}
-
-impl Default for PublishOptions {
-    fn default() -> Self {
-        Self {
-            concurrency: 16,
-            multipart_threshold: MULTIPART_THRESHOLD,
-            part_size: PART_SIZE,
-            rows: std::collections::BTreeMap::new(),
-        }
-    }
 }
 
 /// Publishes the staged folder as run `run_id` under `dest` with default options and the given
