@@ -110,7 +110,7 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
-    Thread(std::io::Error),
+    Thread(#[source] std::io::Error),
     /// The Parquet writer thread stopped unexpectedly.
     #[error("the Parquet writer stopped unexpectedly")]
     WriterStopped,

@@ -20,7 +20,6 @@
 //! that finishes second fails with [`PublishError::PointerChanged`] instead of silently replacing
 //! the other's pointer (and losing its `previous_run_id`). A `_latest` that is not a run pointer
 //! is never overwritten: the publish stops with [`PublishError::BadPointer`].
-
 //!
 //! The steps, one file each: [`staging`] reads the staged folder's layout, [`upload`] writes its
 //! files (multipart when large), [`publish`] orders the steps, [`pointer`] writes and reads the run
