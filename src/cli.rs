@@ -6,9 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::etl::execute_transform;
-use crate::plan::Target;
 use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
+use crate::target::Target;
 use crate::warehouse::redshift::{self, RedshiftTarget, RunLoad};
 use crate::warehouse::{
     ddl_redshift, load_postgres, load_redshift, load_summary, RedshiftInput, WriteMode,
@@ -288,7 +288,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                     Ok(())
                 }
             })?;
-            print_summary(&summary, args.transform.json, cli.quiet);
+            print_summary(&summary, args.transform.json, cli.quiet)?;
             Ok(0)
         }
         Command::Transform(args) => {
@@ -298,7 +298,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 return Ok(0);
             }
             let summary = execute_transform(&plan, &progress, |_, _| Ok(()))?;
-            print_summary(&summary, args.json, cli.quiet);
+            print_summary(&summary, args.json, cli.quiet)?;
             Ok(0)
         }
         Command::Load(args) => load_command(args, &config, cli.quiet),
@@ -363,12 +363,13 @@ fn redshift_summary(rs: &RedshiftTarget, run: &RunLoad) -> crate::summary::LoadS
     load_summary(&format!("{rs} from {}", run.run_url), &run.report)
 }
 
-fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) {
+fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string(summary).unwrap_or_default());
+        println!("{}", serde_json::to_string(summary)?);
     } else if !quiet {
         print!("{}", summary.render());
     }
+    Ok(())
 }
 
 fn load_command(args: &LoadArgs, config: &Config, quiet: bool) -> Result<i32> {
@@ -410,7 +411,7 @@ fn load_command(args: &LoadArgs, config: &Config, quiet: bool) -> Result<i32> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string(&load).unwrap_or_default());
+        println!("{}", serde_json::to_string(&load)?);
     } else if !quiet {
         print!("{}", load.render());
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::config::Config;
-use crate::plan::{Target, TransformPlan};
+use crate::plan::TransformPlan;
+use crate::target::Target;
 use crate::warehouse::adhoc::{self, AdHoc, AdHocResult};
 use crate::warehouse::check;
 use crate::warehouse::elt::{self, sql::EltSql};
@@ -144,7 +145,7 @@ pub fn etl_elt(
         Target::Redshift(rs) => elt::elt_redshift(rs, config, plan, mode)?,
     };
     if json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        println!("{}", serde_json::to_string(&summary)?);
     } else if !quiet {
         print!("{}", elt::render(&summary));
     }
@@ -169,7 +170,7 @@ pub fn check_command(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i
         })?
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        println!("{}", serde_json::to_string(&report)?);
     } else if !quiet || !report.passed {
         print!("{}", report.render());
     }
@@ -225,7 +226,7 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
         })?
     };
     if args.json {
-        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        println!("{}", serde_json::to_string(&result)?);
     } else if args.csv {
         print!("{}", render::csv(&result.rows.columns, &result.rows.rows));
     } else {
@@ -255,7 +256,7 @@ fn adhoc_command(
             sql: query.sql().to_owned(),
             rows,
         };
-        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        println!("{}", serde_json::to_string(&result)?);
     } else if args.csv {
         print!("{}", render::csv(&rows.columns, &rows.rows));
     } else {

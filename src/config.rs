@@ -23,12 +23,12 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The file is not valid INI.
-    #[error("config {path} is not valid INI: {message}")]
+    #[error("config {path} is not valid INI: {source}")]
     Syntax {
         /// The file.
         path: PathBuf,
         /// What the parser said.
-        message: String,
+        source: ini::ParseError,
     },
     /// A required key is missing.
     #[error("config {file}: [{section}] {key} is missing (or set SPARKIFY_{section}_{key})")]
@@ -110,9 +110,9 @@ impl Config {
 
     /// Parses INI `text` as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let ini = ini::Ini::load_from_str(text).map_err(|e| Error::Syntax {
+        let ini = ini::Ini::load_from_str(text).map_err(|source| Error::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source,
         })?;
         let mut values = BTreeMap::new();
         for (section, props) in ini.iter() {

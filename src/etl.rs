@@ -4,16 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{resolve_path, Location, TransformPlan};
+use crate::plan::{parse_s3, resolve_path, Location, TransformPlan};
 use crate::run::{transform, TransformOptions};
+use crate::s3::{s3_client, S3Location};
 use crate::sink::lock::OutputLock;
 use crate::sink::marker::{inspect, MARKER};
 use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{publish_to_s3_with, PublishOptions};
-use crate::source::local::LocalSource;
-use crate::source::s3::{s3_client, S3Location, S3Settings, S3Source};
-use crate::source::Source;
 use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 
@@ -26,7 +24,7 @@ pub fn execute_transform(
     load: impl FnOnce(&Path, &mut RunSummary) -> Result<()>,
 ) -> Result<RunSummary> {
     let (staging_for, _lock) = prepare_output(plan)?;
-    let source = open_source(plan)?;
+    let source = plan.open_source()?;
     let staging = Staging::new(&staging_for)?;
     let rejects = RejectSink::create(staging.path(), plan.max_bad_records)?;
     let options = TransformOptions {
@@ -136,28 +134,6 @@ fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
     }
 }
 
-fn parse_s3(url: &str) -> Result<S3Location> {
-    S3Location::parse(url).map_err(|e| Error::Usage(e.to_string()))
-}
-
-fn s3_settings(plan: &TransformPlan) -> S3Settings {
-    S3Settings {
-        region: plan.s3.region.clone(),
-        ..S3Settings::default()
-    }
-}
-
-fn open_source(plan: &TransformPlan) -> Result<Box<dyn Source>> {
-    Ok(match &plan.input {
-        Location::Local(dir) => Box::new(LocalSource::open(dir)?.with_limits(plan.limits)),
-        Location::S3(url) => Box::new(
-            S3Source::connect(&s3_settings(plan), parse_s3(url)?)?
-                .with_concurrency(plan.s3.concurrency)
-                .with_limits(plan.limits),
-        ),
-    })
-}
-
 /// Uploads the staged run and publishes it; returns the run id.
 fn publish_s3(
     plan: &TransformPlan,
@@ -165,14 +141,7 @@ fn publish_s3(
     dest: &S3Location,
     summary: &RunSummary,
 ) -> Result<String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| crate::sink::Error::Io {
-            path: staged.to_path_buf(),
-            source,
-        })?;
+    let runtime = crate::runtime()?;
     let run = run_id();
     let options = PublishOptions {
         concurrency: plan.s3.concurrency.clamp(1, 32),
@@ -184,7 +153,7 @@ fn publish_s3(
         ..PublishOptions::default()
     };
     runtime.block_on(async {
-        let client = s3_client(&s3_settings(plan)).await;
+        let client = s3_client(&plan.s3_settings()).await;
         publish_to_s3_with(&client, staged, dest, &run, &options).await
     })?;
     Ok(run)

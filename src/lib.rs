@@ -1,17 +1,31 @@
 //! # sparkify
 //!
-//! An ETL engine for the Sparkify music-streaming warehouse. The pipeline, one module per stage:
+//! An ETL engine for the Sparkify music-streaming warehouse. The pipeline, one module per stage,
+//! from the command line to the warehouse:
 //!
 //! ```text
-//! plan      flags + dwh.cfg + env → one validated plan        (cli, config, plan)
-//! source    list and read song_data/ and log_data/             (source: local folder, S3)
-//! parse     simd-json on reused buffers → typed records        (parse)
-//! transform star schema: songs, artists, songplays, users, time (transform, run)
-//! sink      Parquet per table, published atomically            (sink)
+//! plan       flags + dwh.cfg + env → one validated plan   (cli, commands, config, plan, target)
+//! source     list and read song_data/ and log_data/                (source: local folder, S3)
+//! parse      simd-json on reused buffers → typed records           (parse)
+//! transform  star schema: songs, artists, songplays, users, time   (transform, run)
+//! sink       Parquet per table, published atomically: a local      (sink)
+//!            folder switched in, or an S3 run behind `_latest`
+//! warehouse  PostgreSQL / Redshift: load the Parquet (COPY from    (warehouse)
+//!            the S3 run), or build the tables in SQL (ELT);
+//!            checks and queries, also over the local Parquet
+//! report     charts and an HTML page from the tables (local   (report)
+//!            Parquet or a warehouse)
 //! ```
+//!
+//! [`etl`] runs one plan through these stages. Beside them: [`s3`] (locations, the client, GETs
+//! and error descriptions, shared by source, sink and warehouse), [`schema`] and [`summary`]. The
+//! only `unsafe` code (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with
+//! what each use relies on.
 //!
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.
+
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
@@ -22,10 +36,13 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod s3;
 pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod summary;
+mod sys;
+pub mod target;
 pub mod transform;
 pub mod warehouse;
 
@@ -85,9 +102,15 @@ pub enum Error {
         /// Where the rejects were kept.
         kept: String,
     },
+    /// The async runtime (of S3 or warehouse requests) could not be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A `--json` result could not be encoded (a bug, not a data problem).
+    #[error("cannot encode the --json output: {0}")]
+    Json(#[from] serde_json::Error),
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
-    Thread(std::io::Error),
+    Thread(#[source] std::io::Error),
     /// The Parquet writer thread stopped unexpectedly.
     #[error("the Parquet writer stopped unexpectedly")]
     WriterStopped,
@@ -102,6 +125,16 @@ impl Error {
             _ => 2,
         }
     }
+}
+
+/// A multi-threaded tokio runtime of two workers for the blocking commands' async requests (S3,
+/// the warehouse connection).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
 }
 
 /// Result alias of the crate.

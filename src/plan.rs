@@ -38,61 +38,6 @@ impl fmt::Display for Location {
     }
 }
 
-/// Where a run loads the star schema.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// Nowhere beyond the Parquet output.
-    Local,
-    /// A PostgreSQL database.
-    Postgres(Box<crate::warehouse::postgres::PgTarget>),
-    /// Amazon Redshift, configured in `dwh.cfg`.
-    Redshift(Box<crate::warehouse::redshift::RedshiftTarget>),
-}
-
-impl Target {
-    /// Parses `--target`: `local`, `redshift` or a `postgres://` URL. A URL without a password takes
-    /// `PGPASSWORD` from the environment; `redshift` is resolved from `config`. Either way a
-    /// plain-text connection to a remote host is refused here unless `allow_insecure`.
-    pub fn parse(
-        value: &str,
-        allow_insecure: bool,
-        config: &crate::config::Config,
-    ) -> Result<Self> {
-        use crate::warehouse::postgres::PgTarget;
-        use crate::warehouse::redshift::RedshiftTarget;
-        match value {
-            "local" => Ok(Target::Local),
-            "redshift" => Ok(Target::Redshift(Box::new(RedshiftTarget::from_config(
-                config,
-                allow_insecure,
-            )?))),
-            v if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
-                let mut target = PgTarget::parse(v)?.allow_insecure_remote(allow_insecure);
-                if !target.has_password() {
-                    if let Ok(p) = std::env::var("PGPASSWORD") {
-                        target = target.with_password(crate::config::Secret::new(p));
-                    }
-                }
-                target.plan()?;
-                Ok(Target::Postgres(Box::new(target)))
-            }
-            _ => Err(Error::Usage(
-                "--target must be local, redshift or a postgres:// URL".into(),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Local => f.write_str("local"),
-            Target::Postgres(t) => write!(f, "{t}"),
-            Target::Redshift(t) => write!(f, "{t}"),
-        }
-    }
-}
-
 /// The bundled sample: `./data` when run from the repository, else the copy beside the sources.
 pub fn default_input() -> PathBuf {
     let here = Path::new("data");
@@ -204,8 +149,7 @@ impl TransformPlan {
         }
         for loc in [&self.input, &self.output] {
             if let Location::S3(url) = loc {
-                crate::source::s3::S3Location::parse(url)
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                parse_s3(url)?;
             }
         }
         let max_concurrency = crate::source::s3::MAX_CONCURRENCY;
@@ -219,6 +163,33 @@ impl TransformPlan {
         }
         Ok(self)
     }
+
+    /// The source of the plan's input, with its limits and S3 concurrency: the one way every
+    /// command that reads input (a transform, an ELT staging copy) opens it.
+    pub fn open_source(&self) -> Result<Box<dyn crate::source::Source>> {
+        use crate::source::{local::LocalSource, s3::S3Source};
+        Ok(match &self.input {
+            Location::Local(dir) => Box::new(LocalSource::open(dir)?.with_limits(self.limits)),
+            Location::S3(url) => Box::new(
+                S3Source::connect(&self.s3_settings(), parse_s3(url)?)?
+                    .with_concurrency(self.s3.concurrency)
+                    .with_limits(self.limits),
+            ),
+        })
+    }
+
+    /// How the plan reaches S3: its region, the rest from the standard AWS chain.
+    pub fn s3_settings(&self) -> crate::s3::S3Settings {
+        crate::s3::S3Settings {
+            region: self.s3.region.clone(),
+            ..crate::s3::S3Settings::default()
+        }
+    }
+}
+
+/// Parses an `s3://` flag value; a bad one is a usage error.
+pub fn parse_s3(url: &str) -> Result<crate::s3::S3Location> {
+    crate::s3::S3Location::parse(url).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Refuses a local `output` that is, contains or lies inside a local `input` (paths resolved), or

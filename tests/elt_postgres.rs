@@ -114,7 +114,8 @@ fn elt_equals_the_transform_on_the_sample_and_reruns_change_nothing() {
 fn elt_equals_the_transform_on_the_large_set_and_generated_data() {
     let Some(pg) = TestPg::start() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    if let Some(input) = large() {
+    {
+        let input = large();
         let url = new_database(&pg, tmp.path(), "large");
         let s = elt(tmp.path(), &input, &url, "replace", &[]);
         assert_eq!(s["matched_songplays"], 39);

@@ -16,9 +16,9 @@ use common::rows::{batch_rows, Rows};
 use common::s3::{TestS3, REGION};
 use common::{copy_sample, read_table, sample, sparkify_ok};
 use sparkify::config::Config;
+use sparkify::s3::{s3_client, S3Settings, StaticCredentials};
 use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, read_latest, read_manifest, PublishOptions};
-use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
 use sparkify::warehouse::postgres::{CertCheck, ChannelBinding, PgError, RootCerts, Transport};
 use sparkify::warehouse::redshift::{
     execute, load_latest, parquet_rows, plan_ddl, publish_and_load, RedshiftError, RedshiftTarget,

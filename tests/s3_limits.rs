@@ -11,8 +11,8 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use common::s3::{TestS3, REGION};
 use hyper::Method;
+use sparkify::s3::{s3_client, S3Location, S3Settings, StaticCredentials};
 use sparkify::sink::s3::{publish_to_s3, read_latest, PublishError, PublishReport};
-use sparkify::source::s3::{s3_client, S3Location, S3Settings, StaticCredentials};
 
 async fn client(s3: &TestS3) -> Client {
     s3_client(&S3Settings {

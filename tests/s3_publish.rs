@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use common::s3::{Faults, TestS3, REGION};
+use sparkify::s3::{s3_client, S3Location, S3Settings, StaticCredentials};
 use sparkify::sink::s3::{
     prune_runs, publish_to_s3, publish_to_s3_with, read_latest, read_manifest, PublishError,
     PublishOptions,
 };
-use sparkify::source::s3::{s3_client, S3Location, S3Settings, StaticCredentials};
 
 const TABLES: [&str; 5] = ["songplays", "users", "songs", "artists", "time"];
 
@@ -220,7 +220,7 @@ async fn a_publish_failing_mid_upload_leaves_the_previous_run_published() {
     );
     let text = err.to_string();
     eprintln!("{text}");
-    assert!(matches!(err, PublishError::S3 { .. }), "{text}");
+    assert!(matches!(err, PublishError::S3(_)), "{text}");
     assert!(text.contains("s3://warehouse/out/runs/run-2/"), "{text}");
     assert!(
         text.contains("InternalError") || text.contains("SlowDown"),
@@ -300,4 +300,18 @@ async fn publish_errors_are_clear() {
     let err = read_latest(&client, &dest).await.unwrap_err();
     eprintln!("{err}");
     assert!(matches!(err, PublishError::BadPointer { .. }), "{err}");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the parser's error is kept"
+    );
+
+    let key = "out/runs/r0/songs.manifest";
+    let err = read_manifest(&client, "warehouse", key).await.unwrap_err();
+    assert!(
+        matches!(&err, PublishError::NotFound { key: k, .. } if k == key),
+        "{err}"
+    );
+    s3.put("warehouse", key, b"[]");
+    let err = read_manifest(&client, "warehouse", key).await.unwrap_err();
+    assert!(matches!(err, PublishError::BadManifest { .. }), "{err}");
 }

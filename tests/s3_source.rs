@@ -4,10 +4,11 @@ mod common;
 
 use std::io::Write;
 use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::s3::{FaultStatus, Faults, TestS3, REGION};
-use sparkify::source::s3::{S3Location, S3Settings, S3Source, StaticCredentials};
+use sparkify::s3::{S3Location, S3Settings, StaticCredentials};
+use sparkify::source::s3::S3Source;
 use sparkify::source::{Error, Fetched, InputFile, Source};
 
 /// Settings that point at `endpoint` with the test keys and short back-offs.
@@ -128,11 +129,13 @@ fn fetch_keeps_listing_order_and_bytes_and_decodes_gzip() {
         s3.put("input", &format!("p/song_data/A/{i:04}.json"), &body(i));
     }
     s3.put("input", "p/song_data/B/zz.json.gz", &gzip(&body(7777)));
-    // Slow GETs make completion order differ from listing order.
-    s3.set_faults(Faults {
-        get_latency: Duration::from_millis(3),
-        ..Faults::default()
-    });
+    // The first object completes only after the second: completion order is not listing order.
+    s3.hold_until(
+        http::Method::GET,
+        "input",
+        "p/song_data/A/0000.json",
+        "p/song_data/A/0001.json",
+    );
     let src = source(&s3, "s3://input/p").with_concurrency(32);
     let files = src.list("song_data").unwrap();
     assert_eq!(files.len(), 301);
@@ -226,16 +229,20 @@ fn always_failing_server_gives_a_clear_error_naming_bucket_and_key() {
         status: FaultStatus::SlowDown,
         ..Faults::default()
     });
-    let started = Instant::now();
     let err = fetch_all(&src, &files, 2).unwrap_err();
     let text = err.to_string();
     eprintln!("{text}");
-    assert!(matches!(err, Error::S3 { op: "get", .. }));
+    assert!(matches!(&err, Error::S3(e) if e.op == "get"), "{err:?}");
     assert!(text.contains("s3://input/in/log_data/a.json"), "{text}");
     assert!(text.contains("SlowDown") && text.contains("503"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(10));
-    // 5 attempts per request, not more.
-    assert!(s3.injected() <= 5, "{} attempts", s3.injected());
+    let cause = std::error::Error::source(&err).expect("the SDK's error is kept as the source");
+    assert!(cause.to_string().contains("service error"), "{cause}");
+    // Retried (the standard mode's 5 attempts per request), and not more.
+    assert!(
+        (2..=5).contains(&s3.injected()),
+        "{} attempts",
+        s3.injected()
+    );
 
     let err = src.list("log_data").unwrap_err().to_string();
     eprintln!("{err}");
@@ -266,12 +273,13 @@ fn missing_object_is_a_clear_error() {
         name: "log_data/gone.json".into(),
         size: 1,
     }];
-    let text = fetch_all(&src, &files, 1).unwrap_err().to_string();
+    let err = fetch_all(&src, &files, 1).unwrap_err();
+    let text = err.to_string();
     eprintln!("{text}");
     assert!(
-        text.contains("s3://input/log_data/gone.json") && text.contains("NoSuchKey"),
-        "{text}"
+        matches!(&err, Error::NotFound { path, .. } if path == "s3://input/log_data/gone.json")
     );
+    assert!(text.contains("does not exist"), "{text}");
 }
 
 #[test]
@@ -316,7 +324,6 @@ fn connection_refused_is_a_clear_error() {
         S3Location::parse("s3://input/p").unwrap(),
     )
     .unwrap();
-    let started = Instant::now();
     let text = src.list("log_data").unwrap_err().to_string();
     eprintln!("{text}");
     assert!(
@@ -324,7 +331,6 @@ fn connection_refused_is_a_clear_error() {
         "{text}"
     );
     assert!(text.to_lowercase().contains("refused"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
@@ -343,15 +349,14 @@ fn fetch_applies_back_pressure_and_stops_when_the_receiver_hangs_up() {
         for _ in 0..10 {
             rx.recv().unwrap().unwrap();
         }
-        // A slow consumer: the fetch must wait, not read ahead.
-        std::thread::sleep(Duration::from_millis(300));
-        let gets = s3.requests() - before;
+        // The consumer stops here: whenever the server is asked, the fetch has not read ahead.
         // 10 received + 2 in the channel + 1 in the bridge + 1 being handed over + 8 in flight.
+        let gets = s3.requests() - before;
         assert!(gets <= 10 + 2 + 2 + 8, "{gets} GETs for 10 consumed files");
         drop(rx);
+        // Joined: the fetch task was aborted, and no further GET is started.
         worker.join().unwrap();
     });
-    std::thread::sleep(Duration::from_millis(100));
     let gets = s3.requests() - before;
     assert!(gets < 40, "{gets} GETs after hanging up at 10 of 400");
 }

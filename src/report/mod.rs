@@ -41,6 +41,14 @@ pub enum ReportError {
     /// plotters could not draw a chart.
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
+    /// The output's rejects cannot be read to be counted.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The page cannot be written.
     #[error("cannot write the report {path}: {source}")]
     Write {

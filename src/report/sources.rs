@@ -33,7 +33,7 @@ impl ReportSource for LocalWarehouse {
 }
 
 fn count_rejects(dir: &Path) -> Result<Rejects> {
-    let io = |source| crate::source::Error::Io {
+    let io = |source| super::ReportError::Read {
         path: dir.display().to_string(),
         source,
     };

@@ -79,13 +79,10 @@ fn holder_pid(file: &mut File) -> Option<u32> {
 /// Takes an exclusive `flock` on `file` if no one holds one; `false` when someone does.
 #[cfg(unix)]
 pub(crate) fn try_lock(file: &File) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
     loop {
-        // Safety: flock on a file descriptor this `File` owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        let Err(e) = crate::sys::flock(file, libc::LOCK_EX | libc::LOCK_NB) else {
             return Ok(true);
-        }
-        let e = std::io::Error::last_os_error();
+        };
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::EWOULDBLOCK) => return Ok(false),
@@ -97,13 +94,10 @@ pub(crate) fn try_lock(file: &File) -> std::io::Result<bool> {
 /// Waits for an exclusive `flock` on `file`.
 #[cfg(unix)]
 fn lock(file: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
     loop {
-        // Safety: flock on a file descriptor this `File` owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        let Err(e) = crate::sys::flock(file, libc::LOCK_EX) else {
             return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
+        };
         if e.raw_os_error() != Some(libc::EINTR) {
             return Err(e);
         }

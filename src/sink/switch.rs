@@ -54,20 +54,9 @@ pub fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in a path"))
     };
     let (a, b) = (c(a)?, c(b)?);
-    // Safety: two NUL-terminated paths that outlive the call.
-    let done = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if done == 0 {
+    let Err(e) = crate::sys::rename_exchange(&a, &b) else {
         return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
+    };
     match e.raw_os_error() {
         // No renameat2 (kernel < 3.15, seccomp), or a file system without RENAME_EXCHANGE.
         Some(libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP) => Ok(false),
@@ -96,10 +85,7 @@ fn forced_fallback() -> bool {
 pub fn test_point(step: &str) {
     #[cfg(all(debug_assertions, unix))]
     if std::env::var("SPARKIFY_TEST_KILL_AT").is_ok_and(|s| s == step) {
-        // Safety: signals this process, which is the point.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
+        crate::sys::kill_self();
     }
     #[cfg(debug_assertions)]
     if std::env::var("SPARKIFY_TEST_PAUSE_AT").is_ok_and(|s| s == step) {

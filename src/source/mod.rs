@@ -49,16 +49,21 @@ pub enum Error {
         decompressed: bool,
     },
     /// An S3 request failed (after retries).
-    #[error("S3 {op} s3://{bucket}/{key}: {message}")]
-    S3 {
-        /// The operation (`list`, `get`, `put`, …).
-        op: &'static str,
-        /// Bucket name.
-        bucket: String,
-        /// Key or prefix.
-        key: String,
-        /// What the service or the connection said.
-        message: String,
+    #[error(transparent)]
+    S3(#[from] crate::s3::S3Error),
+    /// A listed file no longer exists when it is read: deleted after listing.
+    #[error("cannot read {path}: it does not exist (deleted after listing?)")]
+    NotFound {
+        /// The file, or the object's `s3://` URL.
+        path: String,
+        /// What the file system or S3 said.
+        source: crate::s3::Cause,
+    },
+    /// The runtime of the S3 requests could not be started.
+    #[error("cannot start the S3 runtime: {source}")]
+    Runtime {
+        /// The operating system's error.
+        source: std::io::Error,
     },
 }
 
@@ -192,6 +197,13 @@ pub fn no_input(source: &dyn Source) -> Error {
 /// Whether a file name is input data (`.json`, or `.json.gz` to be decompressed).
 pub fn is_input_name(name: &str) -> bool {
     name.ends_with(".json") || name.ends_with(".json.gz")
+}
+
+/// Whether a `/`-separated name relative to the input root is read by every source: input data
+/// ([`is_input_name`]) with no hidden path segment. Hidden folders and files are editor and
+/// notebook leftovers (`.ipynb_checkpoints/`, `._x.json`), skipped alike on a disk and in S3.
+pub fn is_listed_name(name: &str) -> bool {
+    is_input_name(name) && !name.split('/').any(|segment| segment.starts_with('.'))
 }
 
 /// Decompresses `bytes` when `name` ends in `.gz`, stopping with [`Error::TooLarge`] past `limit`

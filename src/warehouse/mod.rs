@@ -159,7 +159,7 @@ pub fn load_redshift(
 ) -> Result<redshift::RunLoad> {
     runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        let s3 = crate::source::s3::s3_client(&target.s3_settings()).await;
+        let s3 = crate::s3::s3_client(&target.s3_settings()).await;
         let run = match input {
             RedshiftInput::Folder { dir, rows } => {
                 let run_id = crate::sink::publish::run_id();

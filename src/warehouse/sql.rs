@@ -166,7 +166,7 @@ impl S3Url {
                 "the character {c:?} is not allowed (use letters, digits and / - _ . = + , @ ~ ! ( ))"
             )));
         }
-        let location = crate::source::s3::S3Location::parse(url).map_err(|e| fail(e.reason))?;
+        let location = crate::s3::S3Location::parse(url).map_err(|e| fail(e.reason))?;
         if location.prefix.is_empty() || url.ends_with('/') {
             return Err(fail("must name an object (s3://bucket/key)".into()));
         }

@@ -18,14 +18,87 @@ pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
-/// The large song set in `../shared/data/large`, when present.
-pub fn large() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/large");
-    if p.join("song_data").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: ../shared/data/large is not present");
-        None
+/// The larger real input (the S3 layout of `../shared/data/large`): its 1,943 song files, bundled
+/// as `tests/fixtures/large_song_data.tar.gz`, and its 30 log files and JSONPaths file, which are
+/// byte-identical to the sample's. Unpacked once into the tests' temporary folder.
+pub fn large() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("large-v1");
+        if dir.join("song_data").is_dir() {
+            return dir; // complete: it is renamed into place only once unpacked
+        }
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        let gz = std::fs::read(fixtures.join("large_song_data.tar.gz")).expect("read the fixture");
+        untar_gz(&gz, tmp.path());
+        copy_tree(&sample().join("log_data"), &tmp.path().join("log_data"));
+        std::fs::copy(
+            sample().join("log_json_path.json"),
+            tmp.path().join("log_json_path.json"),
+        )
+        .expect("copy log_json_path.json");
+        let unpacked = tmp.keep();
+        // Another test binary may have won the race: its copy is as good.
+        if std::fs::rename(&unpacked, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&unpacked);
+        }
+        assert!(dir.join("song_data").is_dir(), "{} unpacked", dir.display());
+        dir
+    })
+    .clone()
+}
+
+/// Unpacks the regular files and folders of a gzip-compressed ustar archive into `into`.
+fn untar_gz(gz: &[u8], into: &Path) {
+    use std::io::Read;
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut tar)
+        .expect("gunzip the fixture");
+    let mut at = 0;
+    while at + 512 <= tar.len() {
+        let header = &tar[at..at + 512];
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let field = |range: std::ops::Range<usize>| {
+            let bytes = &header[range];
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            std::str::from_utf8(&bytes[..end])
+                .expect("ASCII header")
+                .trim()
+                .to_string()
+        };
+        let (name, prefix) = (field(0..100), field(345..500));
+        let name = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let size = usize::from_str_radix(&field(124..136), 8).expect("octal size");
+        at += 512;
+        let path = into.join(&name);
+        match header[156] {
+            b'5' => std::fs::create_dir_all(&path).expect("create folder"),
+            b'0' | 0 => std::fs::write(&path, &tar[at..at + size]).expect("write file"),
+            kind => panic!("unexpected entry type {kind} for {name}"),
+        }
+        at += size.div_ceil(512) * 512;
+    }
+}
+
+/// Copies the folder tree `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
     }
 }
 

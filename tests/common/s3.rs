@@ -245,20 +245,25 @@ struct FaultyService {
     /// Held by a conditional PUT (`If-Match` / `If-None-Match`) from its check to its write:
     /// s3s-fs checks the condition, then writes, and two such PUTs must not interleave there.
     conditional: Arc<tokio::sync::Mutex<()>>,
-    /// See [`TestS3::hold_put`].
-    gate: Arc<Mutex<Option<PutGate>>>,
+    /// See [`TestS3::hold_until`].
+    gate: Arc<Mutex<Option<Gate>>>,
 }
 
-/// Holds the first PUT to a key until a second PUT to it has been served.
-struct PutGate {
-    /// The request path (`/bucket/key`).
+/// Holds the first request of a method to a key until a request of that method to another (or
+/// the same) key has been served.
+struct Gate {
+    /// The method held.
+    method: Method,
+    /// The request path held (`/bucket/key`).
     path: String,
+    /// The request path whose request releases it.
+    release_path: String,
     /// Whether the first PUT arrived and waits.
     holding: bool,
     release: Arc<tokio::sync::Notify>,
 }
 
-/// What a PUT does at the gate.
+/// What a request does at the gate.
 enum AtGate {
     Pass,
     /// Wait for the release, then go on.
@@ -269,16 +274,16 @@ enum AtGate {
 
 impl FaultyService {
     fn at_gate(&self, method: &Method, uri: &hyper::Uri) -> AtGate {
-        if method != Method::PUT {
-            return AtGate::Pass;
-        }
         let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(g) = gate.as_mut().filter(|g| g.path == uri.path()) else {
+        let Some(g) = gate.as_mut().filter(|g| g.method == method) else {
             return AtGate::Pass;
         };
-        if !g.holding {
+        if !g.holding && g.path == uri.path() {
             g.holding = true;
             return AtGate::Wait(Arc::clone(&g.release));
+        }
+        if !g.holding || g.release_path != uri.path() {
+            return AtGate::Pass;
         }
         let release = Arc::clone(&g.release);
         *gate = None;
@@ -303,7 +308,10 @@ impl hyper::service::Service<Request<Incoming>> for FaultyService {
         Box::pin(async move {
             let (delay, truncate) = match decision {
                 Decision::Fail(status, code, message) => {
-                    return Ok(error_response(status, code, message))
+                    // Read the request body first, as S3 does: answering before it is read would
+                    // make the client see a broken pipe instead of the error.
+                    let _ = req.into_body().collect().await;
+                    return Ok(error_response(status, code, message));
                 }
                 Decision::Serve { delay, truncate } => (delay, truncate),
             };
@@ -349,7 +357,7 @@ pub struct TestS3 {
     /// The folder behind it: `<root>/<bucket>/<key>` is the object.
     pub root: TempDir,
     faults: Arc<FaultState>,
-    gate: Arc<Mutex<Option<PutGate>>>,
+    gate: Arc<Mutex<Option<Gate>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -447,8 +455,17 @@ impl TestS3 {
     /// Holds the next PUT of `bucket/key` until another PUT of it has been served, so that two
     /// writers of the key commit in a known order: the first to arrive writes last.
     pub fn hold_put(&self, bucket: &str, key: &str) {
-        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = Some(PutGate {
+        self.hold_until(Method::PUT, bucket, key, key);
+    }
+
+    /// Holds the next `method` request of `bucket/key` until a `method` request of
+    /// `bucket/release_key` has been served: a barrier that fixes the order in which two requests
+    /// complete.
+    pub fn hold_until(&self, method: Method, bucket: &str, key: &str, release_key: &str) {
+        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = Some(Gate {
+            method,
             path: format!("/{bucket}/{key}"),
+            release_path: format!("/{bucket}/{release_key}"),
             holding: false,
             release: Arc::new(tokio::sync::Notify::new()),
         });

@@ -32,8 +32,6 @@ use crate::config::Config;
 use crate::plan::{Location, TransformPlan};
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::rejects::write_rejects;
-use crate::source::local::LocalSource;
-use crate::source::s3::{S3Location, S3Settings, S3Source};
 use crate::source::Source;
 use crate::summary::{LoadSummary, LoadedTable, RunSummary, TableSummary};
 use crate::warehouse::postgres::PgTarget;
@@ -83,20 +81,6 @@ pub fn elt_redshift(
     Ok(summary)
 }
 
-fn open_source(plan: &TransformPlan) -> Result<Arc<dyn Source>> {
-    Ok(match &plan.input {
-        Location::Local(dir) => Arc::new(LocalSource::open(dir)?),
-        Location::S3(url) => {
-            let location = S3Location::parse(url).map_err(|e| Error::Usage(e.to_string()))?;
-            let settings = S3Settings {
-                region: plan.s3.region.clone(),
-                ..S3Settings::default()
-            };
-            Arc::new(S3Source::connect(&settings, location)?.with_concurrency(plan.s3.concurrency))
-        }
-    })
-}
-
 /// Runs the ELT load on PostgreSQL: sparkify parses the input into temporary staging tables, the
 /// SQL builds and loads the star schema. Rejected records are written to
 /// `<output>/_rejects/part-00000.ndjson` when the output is a local folder; no Parquet is written.
@@ -106,7 +90,7 @@ pub fn elt_postgres(
     mode: WriteMode,
     progress: &crate::Progress,
 ) -> Result<RunSummary> {
-    let source = open_source(plan)?;
+    let source: Arc<dyn Source> = plan.open_source()?.into();
     let (song_files, log_files) = crate::source::list_input(source.as_ref())?;
     let input = LocalInput {
         source: source.clone(),

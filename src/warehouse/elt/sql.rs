@@ -174,8 +174,7 @@ fn plain(what: &str, value: &str) -> Result<(), InvalidLiteral> {
 
 fn s3_object(what: &str, url: &str) -> Result<String, InvalidLiteral> {
     plain(what, url)?;
-    let loc =
-        crate::source::s3::S3Location::parse(url).map_err(|e| invalid(what, e.reason.clone()))?;
+    let loc = crate::s3::S3Location::parse(url).map_err(|e| invalid(what, e.reason.clone()))?;
     if loc.prefix.is_empty() {
         return Err(invalid(what, "it names a bucket, not an object"));
     }

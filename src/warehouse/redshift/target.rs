@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::config::{Config, Secret};
+use crate::s3::{S3Location, S3Settings};
 use crate::sink::s3::LATEST;
-use crate::source::s3::{S3Location, S3Settings};
 use crate::warehouse::postgres::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode};
 use crate::warehouse::sql::{Dialect, IamRole, Ident, S3Url, Sql};
 

@@ -2,9 +2,9 @@
 //!
 //! Log files are memory-mapped a part at a time: the parsers read the page cache directly, where
 //! reading them would first copy every byte into a buffer (on a VM that kernel copy can be the
-//! largest single cost of a run). As with any reader that maps its input, a file
-//! truncated by another program while sparkify reads it ends the run with `SIGBUS`; files that
-//! cannot be mapped (some network and virtual file systems) are read instead. Song files are a
+//! largest single cost of a run). Input files must not be changed by another program while a run
+//! reads them: [`crate::sys::map_input`] says what truncating or rewriting a mapped file does.
+//! Files that cannot be mapped (some network and virtual file systems) are read instead. Song files are a
 //! few kilobytes each: one read is cheaper than a mapping (a larger one is mapped too, so that a
 //! huge broken file costs only the pages looked at).
 //!
@@ -12,19 +12,22 @@
 //! input files are skipped with a warning and listed by [`Source::skipped`]: opening a pipe waits
 //! for a writer, and reading `/dev/zero` never ends. Files are opened non-blocking, so one that
 //! turns into a pipe after it was listed is refused rather than waited for.
+//!
+//! [`walk`] lists folders, [`file`] reads one file (whole, or in line-aligned parts).
+
+mod file;
+mod walk;
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use memmap2::MmapOptions;
-use rayon::prelude::*;
 
-use super::{decode, is_input_name, Error, Fetched, InputFile, Limits, Result, Source};
+use self::file::{open_regular, read_sized, Parts};
+use self::walk::Walk;
+use super::{decode, Error, Fetched, InputFile, Limits, Result, Source};
 
 /// Uncompressed song files from this size on are mapped rather than read.
 const MAP_SONG_FILES_FROM: u64 = 1 << 20;
@@ -64,63 +67,6 @@ impl LocalSource {
         self
     }
 
-    /// Lists the input files under `dir` (named `rel`), walking sub-folders in parallel: listing
-    /// many files is one `statx` each, and two cores halve it.
-    fn walk(&self, dir: &Path, rel: &str) -> Result<Vec<InputFile>> {
-        let FolderEntries { files, folders } = self.folder_entries(dir, rel)?;
-        let mut listed = Vec::with_capacity(files.len());
-        for (entry, name) in files {
-            let path = entry.path();
-            // A link's own size says nothing of its target's.
-            let meta = match entry.file_type() {
-                Ok(kind) if kind.is_symlink() => std::fs::metadata(&path),
-                _ => entry.metadata(),
-            };
-            let meta = meta.map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            listed.push(InputFile {
-                name,
-                size: meta.len(),
-            });
-        }
-        let nested: Vec<Vec<InputFile>> = folders
-            .par_iter()
-            .map(|(path, rel_name)| self.walk(path, rel_name))
-            .collect::<Result<_>>()?;
-        listed.extend(nested.into_iter().flatten());
-        Ok(listed)
-    }
-
-    /// [`Source::read_all`] for the folder `dir` (named `rel`): its files, each read as soon as
-    /// the folder is listed (what the kernel looked up for the listing is still in the caches),
-    /// and its sub-folders, all in parallel (a folder of many files is shared out too).
-    fn read_folder(
-        &self,
-        dir: &Path,
-        rel: &str,
-        each: &(dyn Fn(&str, Result<Bytes>) -> bool + Sync),
-    ) -> Result<(), Walk> {
-        let FolderEntries { files, folders } = self.folder_entries(dir, rel)?;
-        files
-            .par_iter()
-            .with_min_len(64)
-            .try_for_each(|(entry, name)| {
-                let read = match self.read_decoded(&entry.path(), name) {
-                    Err(e) if !e.is_file_reject() => return Err(Walk::Failed(e)),
-                    read => read,
-                };
-                match each(name, read) {
-                    true => Ok(()),
-                    false => Err(Walk::Stopped),
-                }
-            })?;
-        folders
-            .par_iter()
-            .try_for_each(|(path, rel_name)| self.read_folder(path, rel_name, each))
-    }
-
     fn read(&self, file: &InputFile) -> Result<Bytes> {
         self.read_decoded(&self.root.join(&file.name), &file.name)
     }
@@ -133,7 +79,7 @@ impl LocalSource {
             path: path.display().to_string(),
             source,
         };
-        let (file, size) = open_regular(path).map_err(io_err)?;
+        let (file, size) = open_regular(path).map_err(|e| open_error(path, e))?;
         if size > limit {
             return Err(Error::TooLarge {
                 path: name.to_string(),
@@ -146,163 +92,12 @@ impl LocalSource {
             return decode(name, bytes, limit).map(Bytes::from);
         }
         if size >= MAP_SONG_FILES_FROM {
-            // Safety: as for log files (see the module documentation).
-            if let Ok(map) = unsafe { MmapOptions::new().map(&file) } {
+            if let Ok(map) = crate::sys::map_input(&file, 0, None) {
                 return Ok(Bytes::from_owner(map));
             }
         }
         read_sized(file, size).map(Bytes::from).map_err(io_err)
     }
-
-    /// The input files and the sub-folders of `dir`, named below `rel`. Hidden entries are
-    /// skipped (editor and notebook leftovers such as `.ipynb_checkpoints`), and so are entries
-    /// that are not regular files or folders (recorded in `skipped`); links are followed to
-    /// files, not to folders.
-    fn folder_entries(&self, dir: &Path, rel: &str) -> Result<FolderEntries> {
-        let io_err = |source| Error::Io {
-            path: dir.display().to_string(),
-            source,
-        };
-        let mut files = Vec::new();
-        let mut folders = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io_err)? {
-            let entry = entry.map_err(io_err)?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') {
-                continue;
-            }
-            let rel_name = format!("{rel}/{name}");
-            let mut kind = entry.file_type().map_err(io_err)?;
-            if kind.is_dir() {
-                folders.push((entry.path(), rel_name));
-                continue;
-            }
-            if !is_input_name(name) {
-                continue;
-            }
-            if kind.is_symlink() {
-                match std::fs::metadata(entry.path()) {
-                    Ok(target) => kind = target.file_type(),
-                    Err(source) => {
-                        return Err(Error::Io {
-                            path: entry.path().display().to_string(),
-                            source,
-                        })
-                    }
-                }
-            }
-            if kind.is_file() {
-                files.push((entry, rel_name));
-            } else {
-                self.skip(rel_name, kind);
-            }
-        }
-        Ok(FolderEntries { files, folders })
-    }
-
-    /// Records an entry that is not a regular file, once, with a warning.
-    fn skip(&self, name: String, kind: std::fs::FileType) {
-        let mut skipped = self.skipped.lock().unwrap_or_else(PoisonError::into_inner);
-        if !skipped.contains(&name) {
-            tracing::warn!(
-                "skipped {}/{name}: {}, not a regular file",
-                self.root.display(),
-                describe_kind(kind)
-            );
-            skipped.insert(name);
-        }
-    }
-}
-
-/// How a walk of the folders ended early.
-enum Walk {
-    /// A file or folder could not be read.
-    Failed(Error),
-    /// The caller asked to stop.
-    Stopped,
-}
-
-impl From<Error> for Walk {
-    fn from(e: Error) -> Self {
-        Walk::Failed(e)
-    }
-}
-
-/// What kind of non-regular file `kind` is, in words.
-fn describe_kind(kind: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a named pipe";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_block_device() || kind.is_char_device() {
-            return "a device";
-        }
-    }
-    let _ = kind;
-    "something else"
-}
-
-/// Opens `path` for reading if it is a regular file; returns it and its size. It is opened
-/// non-blocking, so that a named pipe put where a file was listed is refused instead of waited on
-/// (reading regular files is unaffected by the flag).
-fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok((file, meta.len()))
-}
-
-/// What a folder holds for a run, each entry with its name relative to the input root.
-struct FolderEntries {
-    /// Input files, by [`is_input_name`].
-    files: Vec<(std::fs::DirEntry, String)>,
-    /// Sub-folders, by path.
-    folders: Vec<(PathBuf, String)>,
-}
-
-/// Reads the whole of the open file `f`, expected to hold `expected` bytes, in as few system calls
-/// as possible (one read for an unchanged file: 100k song files make this count).
-///
-/// `std::fs::read` also asks for the file's size and position first and reads once more to see the
-/// end. Here the expected size stands in for the size, and a read that stops short at exactly that
-/// size is the end of a regular file; a file that grew or shrank meanwhile is read until `read`
-/// returns 0, so the content is always whole.
-fn read_sized(mut f: File, expected: u64) -> std::io::Result<Vec<u8>> {
-    let expected = usize::try_from(expected).unwrap_or(usize::MAX / 2);
-    // One spare byte so an unchanged file ends in a short read.
-    let mut bytes = vec![0; expected.saturating_add(1)];
-    let mut filled = 0;
-    loop {
-        if filled == bytes.len() {
-            bytes.resize(bytes.len().saturating_mul(2).max(4096), 0);
-        }
-        let n = match f.read(&mut bytes[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        filled += n;
-        if n == 0 || (filled == expected && filled < bytes.len()) {
-            break;
-        }
-    }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 impl Source for LocalSource {
@@ -433,7 +228,7 @@ impl LocalSource {
         };
         let mut parts = match Parts::open(&path, part) {
             Ok(parts) => parts,
-            Err(e) => return tx.send(Err(io_err(e))).is_ok(),
+            Err(e) => return tx.send(Err(open_error(&path, e))).is_ok(),
         };
         let mut starts_file = true;
         loop {
@@ -458,88 +253,30 @@ impl LocalSource {
     }
 }
 
-/// An open file cut into line-aligned parts of about `part` bytes.
-struct Parts {
-    file: File,
-    len: u64,
-    /// Where the next part starts.
-    pos: u64,
-    part: usize,
-    /// Whether parts are read rather than mapped (the file system cannot map the file).
-    read: bool,
-}
-
-impl Parts {
-    /// The parts of the regular file at `path`.
-    fn open(path: &Path, part: usize) -> std::io::Result<Self> {
-        let (file, len) = open_regular(path)?;
-        Ok(Self {
-            file,
-            len,
-            pos: 0,
-            part: part.max(1),
-            read: false,
-        })
+/// The error of opening the listed file `path`: [`Error::NotFound`] when it is gone.
+fn open_error(path: &Path, source: std::io::Error) -> Error {
+    let path = path.display().to_string();
+    match source.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            path,
+            source: Box::new(source),
+        },
+        _ => Error::Io { path, source },
     }
-
-    /// The next part, ending after its last line break (or at the end of the file); `None` at the
-    /// end. A line longer than a part makes that part as long as needed.
-    fn next_part(&mut self) -> std::io::Result<Option<Bytes>> {
-        let mut want = self.part as u64;
-        loop {
-            let left = self.len - self.pos;
-            if left == 0 {
-                return Ok(None);
-            }
-            let take = want.min(left);
-            let bytes = self.bytes(self.pos, take)?;
-            let cut = if take == left {
-                Some(bytes.len())
-            } else {
-                memchr::memrchr(b'\n', &bytes).map(|i| i + 1)
-            };
-            if let Some(cut) = cut {
-                self.pos += cut as u64;
-                return Ok(Some(bytes.slice(..cut)));
-            }
-            want = want.saturating_mul(2);
-        }
-    }
-
-    /// `len` bytes of the file from `offset`: mapped, or read if the mapping is refused.
-    fn bytes(&mut self, offset: u64, len: u64) -> std::io::Result<Bytes> {
-        let too_long = || std::io::Error::other("file part does not fit in memory");
-        let len = usize::try_from(len).map_err(|_| too_long())?;
-        if !self.read {
-            // Safety: the mapping is read-only and only ever read as bytes; what another program
-            // could do to the file meanwhile (truncate it: SIGBUS) is in the module documentation.
-            let mapped = unsafe { MmapOptions::new().offset(offset).len(len).map(&self.file) };
-            match mapped {
-                Ok(map) => return Ok(Bytes::from_owner(map)),
-                Err(_) => self.read = true,
-            }
-        }
-        let mut bytes = vec![0; len];
-        read_exact_at(&self.file, &mut bytes, offset)?;
-        Ok(Bytes::from(bytes))
-    }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::Seek;
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.read_exact(buf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines_and_a_long_tail() -> Vec<u8> {
+        let mut content = Vec::new();
+        for i in 0..200 {
+            content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+        }
+        content.extend_from_slice(&[b'x'; 300]); // a line longer than a part, with no final newline
+        content
+    }
 
     fn fetched(files: &[(&str, &[u8])], part: usize) -> Vec<Fetched> {
         let dir = tempfile::tempdir().unwrap();
@@ -552,42 +289,6 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::sync_channel(1000);
         source.fetch_lines(&files, part, tx);
         rx.into_iter().map(|f| f.unwrap()).collect()
-    }
-
-    /// The parts of a file holding `content`, mapped or read.
-    fn parts_of(content: &[u8], part: usize, read: bool) -> Vec<Bytes> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.json");
-        std::fs::write(&path, content).unwrap();
-        let mut parts = Parts::open(&path, part).unwrap();
-        parts.read = read;
-        std::iter::from_fn(|| parts.next_part().unwrap()).collect()
-    }
-
-    fn lines_and_a_long_tail() -> Vec<u8> {
-        let mut content = Vec::new();
-        for i in 0..200 {
-            content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
-        }
-        content.extend_from_slice(&[b'x'; 300]); // a line longer than a part, with no final newline
-        content
-    }
-
-    #[test]
-    fn mapped_and_read_parts_are_line_aligned_and_rebuild_the_file() {
-        let content = lines_and_a_long_tail();
-        for read in [false, true] {
-            let got = parts_of(&content, 64, read);
-            assert!(got.len() > 10);
-            assert_eq!(got.concat(), content, "read: {read}");
-            for (i, part) in got.iter().enumerate() {
-                if i + 1 < got.len() {
-                    assert_eq!(part.last(), Some(&b'\n'), "part {i} ends a line");
-                }
-            }
-            assert_eq!(got.last().map(|p| p.len()), Some(300));
-            assert_eq!(parts_of(&content, 1 << 20, read), [&content[..]]);
-        }
     }
 
     #[test]
@@ -656,7 +357,7 @@ mod tests {
         let songs = dir.path().join("song_data");
         std::fs::create_dir_all(&songs).unwrap();
         std::fs::write(songs.join("small.json"), b"{}").unwrap();
-        File::create(songs.join("huge.json"))
+        std::fs::File::create(songs.join("huge.json"))
             .unwrap()
             .set_len(1 << 30)
             .unwrap();
