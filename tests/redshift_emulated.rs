@@ -1,0 +1,375 @@
+//! The real Redshift plans run against Redshift's behaviour, emulated on the throwaway
+//! PostgreSQL 15 and the in-process S3 server (`common/emulation/`): Parquet replace, merge and
+//! incremental loads (15, then 30 days of events) with and without `[CLUSTER] SCHEMA`, and ELT
+//! from the raw JSON. The tables must equal sparkify's PostgreSQL load of the same input row for
+//! row, a failure injected at each statement must leave the previous tables, and COPY must fail
+//! where Redshift's COPY fails. Not a substitute for a live cluster; nothing here talks to
+//! anything but 127.0.0.1 servers the tests start.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use common::emulation::Emulator;
+use common::pg::TestPg;
+use common::rows::{fetch, Rows};
+use common::s3::{TestS3, REGION};
+use common::{copy_sample, load_json, sample, sparkify_ok};
+use sparkify::config::Config;
+use sparkify::schema::TABLES;
+use sparkify::sink::s3::{publish_to_s3_with, PublishOptions};
+use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
+use sparkify::warehouse::elt::sql::{EltSql, S3Input};
+use sparkify::warehouse::redshift::{
+    execute, load_run, parquet_rows, plan_ddl, publish_and_load, ExecError, Executor,
+    RedshiftError, RedshiftTarget, RunLoad,
+};
+use sparkify::warehouse::WriteMode;
+use tempfile::TempDir;
+use tokio_postgres::NoTls;
+
+const ARN: &str = "arn:aws:iam::123456789012:role/sparkify-redshift";
+/// The cluster's region, and the staging bucket's.
+const CLUSTER_REGION: &str = "us-east-1";
+/// The region of the raw input bucket (as the Udacity bucket is in us-west-2).
+const INPUT_REGION: &str = "us-west-2";
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+fn target(schema: Option<&str>) -> RedshiftTarget {
+    let mut text = format!(
+        "[CLUSTER]\nHOST=example-cluster.abc123xyz789.us-east-1.redshift.amazonaws.com\n\
+         DB_NAME=dev\nDB_USER=awsuser\nDB_PASSWORD=pw\nDB_PORT=5439\n"
+    );
+    if let Some(s) = schema {
+        text.push_str(&format!("SCHEMA={s}\n"));
+    }
+    text.push_str(&format!("[IAM_ROLE]\nARN={ARN}\n[S3]\nSTAGING=s3://staging/dwh\n"));
+    let config = Config::parse(Path::new("dwh.cfg"), &text).unwrap();
+    RedshiftTarget::from_config(&config, false).unwrap()
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A PostgreSQL server, an S3 server with the staging bucket, and a client for it.
+struct World {
+    pg: TestPg,
+    s3: TestS3,
+    client: Client,
+}
+
+impl World {
+    async fn start() -> Option<World> {
+        let pg = TestPg::start()?;
+        let s3 = TestS3::start();
+        s3.create_bucket("staging");
+        let client = s3_client(&S3Settings {
+            region: Some(REGION.to_string()),
+            endpoint_url: Some(s3.endpoint.clone()),
+            credentials: Some(StaticCredentials::new(&s3.access_key, &s3.secret_key)),
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(50),
+            ..S3Settings::default()
+        })
+        .await;
+        Some(World { pg, s3, client })
+    }
+
+    /// Creates database `db`; its URL.
+    async fn database(&self, db: &str) -> String {
+        pg_client(&self.pg.url())
+            .await
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+        self.pg.url_for(db)
+    }
+
+    /// Creates database `db` with the star-schema tables made by sparkify's PostgreSQL target;
+    /// its URL.
+    async fn reference(&self, db: &str) -> String {
+        let url = self.database(db).await;
+        let cwd = tempfile::tempdir().unwrap();
+        sparkify_ok(cwd.path(), &["create-tables", "--target", &url]);
+        url
+    }
+
+    /// An emulated Redshift session on database `db`.
+    async fn redshift(&self, db: &str) -> Emulator {
+        let mut emu = Emulator::connect(&self.pg.url_for(db), self.s3.root.path(), CLUSTER_REGION)
+            .await;
+        emu.bucket_regions
+            .push(("udacity-dend".into(), INPUT_REGION.into()));
+        emu
+    }
+}
+
+/// `sparkify transform` of the sample's log days for which `days` holds: (tmp, input, parquet).
+fn transform(days: impl Fn(u32) -> bool) -> (TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_sample(&tmp.path().join("in"), days);
+    sparkify_ok(
+        tmp.path(),
+        &["transform", "--input", "in", "--output", "w", "-q"],
+    );
+    let (input, parquet) = (tmp.path().join("in"), tmp.path().join("w"));
+    (tmp, input, parquet)
+}
+
+/// sparkify's PostgreSQL load (`etl --target <url> --write <write> [extra]`) of `input`.
+fn postgres_load(url: &str, input: &Path, write: &str, extra: &[&str]) {
+    let cwd = tempfile::tempdir().unwrap();
+    let summary = load_json(cwd.path(), input, url, write, extra);
+    assert!(summary.is_object(), "{summary}");
+}
+
+/// Every star-schema table of `schema` (or the search path), sorted rows.
+async fn tables(client: &tokio_postgres::Client, schema: Option<&str>) -> Vec<(String, Rows)> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        let name = match schema {
+            Some(s) => format!("{s}.{}", t.name),
+            None => t.name.to_owned(),
+        };
+        out.push((t.name.to_owned(), fetch(client, &name, t).await));
+    }
+    out
+}
+
+fn counts(tables: &[(String, Rows)]) -> Vec<(&str, usize)> {
+    tables.iter().map(|(t, r)| (t.as_str(), r.len())).collect()
+}
+
+/// Asserts the emulated Redshift tables equal the PostgreSQL target's, row for row.
+async fn assert_same(emu: &Emulator, schema: Option<&str>, reference: &str, what: &str) {
+    let redshift = tables(emu.reader(), schema).await;
+    let postgres = tables(&pg_client(reference).await, None).await;
+    assert!(
+        redshift.iter().all(|(_, r)| !r.is_empty()),
+        "{what}: an empty table: {:?}",
+        counts(&redshift)
+    );
+    for ((name, r), (_, p)) in redshift.iter().zip(&postgres) {
+        assert!(
+            r == p,
+            "{what}: table {name} differs: Redshift (emulated) {} rows, PostgreSQL {} rows; \
+             first difference {:?}",
+            r.len(),
+            p.len(),
+            r.iter().zip(p).find(|(a, b)| a != b)
+        );
+    }
+    eprintln!("{what}: equal to the PostgreSQL target: {:?}", counts(&redshift));
+}
+
+async fn publish(world: &World, target: &RedshiftTarget, dir: &Path, run_id: &str) -> sparkify::sink::s3::LatestRun {
+    let options = PublishOptions {
+        rows: parquet_rows(dir).unwrap(),
+        ..PublishOptions::default()
+    };
+    publish_to_s3_with(&world.client, dir, &target.staging, run_id, &options)
+        .await
+        .unwrap()
+        .latest
+}
+
+async fn load(
+    world: &World,
+    emu: &mut Emulator,
+    target: &RedshiftTarget,
+    dir: &Path,
+    run_id: &str,
+    mode: WriteMode,
+) -> Result<RunLoad, RedshiftError> {
+    let rows = parquet_rows(dir).unwrap();
+    publish_and_load(emu, &world.client, target, dir, run_id, rows, mode).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parquet loads
+// ---------------------------------------------------------------------------------------------
+
+/// Merge 15 days, merge 30 days (incremental), then replace with 15 days, on the emulated
+/// Redshift and on PostgreSQL; equal after every step.
+async fn parquet_loads_equal_postgres(schema: Option<&str>) {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let db = if schema.is_some() { "rs_schema" } else { "rs_public" };
+    world.database(db).await;
+    let reference = world.reference("reference").await;
+    let target = target(schema);
+    let mut emu = world.redshift(db).await;
+    // A decoy of the same name in public: with a schema configured it is never read or written.
+    emu.reader()
+        .batch_execute("CREATE TABLE public.users (user_id INTEGER); INSERT INTO public.users VALUES (-1)")
+        .await
+        .unwrap();
+    if schema.is_none() {
+        emu.reader().batch_execute("DROP TABLE public.users").await.unwrap();
+    }
+    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    // Creating twice is harmless.
+    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+
+    let (_t15, in15, w15) = transform(|d| d <= 15);
+    let (_t30, in30, w30) = transform(|_| true);
+    let loaded = load(&world, &mut emu, &target, &w15, "run-15", WriteMode::Merge)
+        .await
+        .unwrap();
+    postgres_load(&reference, &in15, "merge", &[]);
+    assert_same(&emu, schema, &reference, "merge of days 1-15").await;
+    let rows15 = parquet_rows(&w15).unwrap();
+    for t in &loaded.report.tables {
+        assert_eq!((t.staged, t.inserted), (rows15[t.table], rows15[t.table]), "{}", t.table);
+    }
+
+    load(&world, &mut emu, &target, &w30, "run-30", WriteMode::Merge)
+        .await
+        .unwrap();
+    postgres_load(&reference, &in30, "merge", &[]);
+    assert_same(&emu, schema, &reference, "incremental merge of days 1-30").await;
+    let songplays = &tables(emu.reader(), schema).await[4].1;
+    assert_eq!(songplays.len(), 6820);
+
+    load(&world, &mut emu, &target, &w15, "run-15b", WriteMode::Replace)
+        .await
+        .unwrap();
+    postgres_load(&reference, &in15, "replace", &[]);
+    assert_same(&emu, schema, &reference, "replace with days 1-15").await;
+
+    if schema.is_some() {
+        let decoy = emu
+            .reader()
+            .query("SELECT user_id FROM public.users", &[])
+            .await
+            .unwrap();
+        assert_eq!(decoy.len(), 1);
+        assert_eq!(decoy[0].get::<_, i32>(0), -1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_loads_equal_the_postgresql_target() {
+    parquet_loads_equal_postgres(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_loads_in_a_schema_equal_the_postgresql_target() {
+    parquet_loads_equal_postgres(Some("sparkify")).await;
+}
+
+/// Runs `attempt` with a failure injected at statement 0, 1, 2, … of a fresh session until a run
+/// issues fewer statements than the index: each failed run must leave `before`; a run that
+/// succeeds (a failure after COMMIT, only logged) must leave `after`, and `reset` then brings
+/// `before` back. Returns how many injected failures failed the run.
+async fn fail_at_each_step<F, Fut, R, RFut>(
+    world: &World,
+    db: &str,
+    schema: Option<&str>,
+    (before, after): (&[(String, Rows)], &[(String, Rows)]),
+    what: &str,
+    mut attempt: F,
+    mut reset: R,
+) -> usize
+where
+    F: FnMut(Emulator) -> Fut,
+    Fut: std::future::Future<Output = (Emulator, bool)>,
+    R: FnMut(Emulator) -> RFut,
+    RFut: std::future::Future<Output = Emulator>,
+{
+    let mut failed = 0;
+    for i in 0.. {
+        let mut emu = world.redshift(db).await;
+        if tables(emu.reader(), schema).await != before {
+            emu = reset(emu).await;
+            assert!(tables(emu.reader(), schema).await == before, "{what}: reset");
+            emu = world.redshift(db).await;
+        }
+        emu.fail_at = Some(i);
+        let (emu, ok) = attempt(emu).await;
+        let now = tables(emu.reader(), schema).await;
+        if emu.statements <= i {
+            assert!(ok, "{what}: the run without a failure failed");
+            assert!(now == after, "{what}: the complete run left other tables");
+            eprintln!("{what}: a failure injected at each of {i} statements: {failed} failed the run, the rest came after COMMIT");
+            return failed;
+        }
+        let statement = emu.log[i]
+            .lines()
+            .find(|l| !l.starts_with("--"))
+            .unwrap_or("")
+            .to_owned();
+        if ok {
+            assert!(
+                now == after,
+                "{what}: a failure at {i} ({statement}) was ignored but the tables are not the new ones"
+            );
+        } else {
+            failed += 1;
+            assert!(now == before, "{what}: a failure at {i} ({statement}) changed the tables");
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_at_each_step_of_a_parquet_load_leaves_the_previous_tables() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let schema = Some("sparkify");
+    world.database("rs").await;
+    let reference = world.reference("reference").await;
+    let target = target(schema);
+    let mut emu = world.redshift("rs").await;
+    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    let (_t15, _in15, w15) = transform(|d| d <= 15);
+    let (_t30, in30, w30) = transform(|_| true);
+    let run15 = publish(&world, &target, &w15, "run-15").await;
+    load_run(&mut emu, &target, &run15, WriteMode::Merge)
+        .await
+        .unwrap();
+    let before = tables(emu.reader(), schema).await;
+    let run30 = publish(&world, &target, &w30, "run-30").await;
+    postgres_load(&reference, &in30, "replace", &[]);
+    let after = tables(&pg_client(&reference).await, None).await;
+
+    for mode in [WriteMode::Merge, WriteMode::Replace] {
+        let failed = fail_at_each_step(
+            &world,
+            "rs",
+            schema,
+            (&before, &after),
+            &format!("Parquet {mode:?}"),
+            |mut emu| {
+                let (target, run) = (target.clone(), run30.clone());
+                async move {
+                    let ok = load_run(&mut emu, &target, &run, mode).await.is_ok();
+                    (emu, ok)
+                }
+            },
+            |mut emu| {
+                let (target, run) = (target.clone(), run15.clone());
+                async move {
+                    load_run(&mut emu, &target, &run, WriteMode::Replace)
+                        .await
+                        .unwrap();
+                    emu
+                }
+            },
+        )
+        .await;
+        assert!(failed >= 10, "{mode:?}: only {failed} failures failed the run");
+    }
+}
