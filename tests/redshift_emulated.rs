@@ -21,7 +21,7 @@ use sparkify::config::Config;
 use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, PublishOptions};
 use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
-use sparkify::warehouse::elt::sql::{EltSql, S3Input};
+use sparkify::warehouse::elt::sql::{EltSql, S3Input, Step};
 use sparkify::warehouse::redshift::{
     execute, load_run, parquet_rows, plan_ddl, publish_and_load, ExecError, Executor,
     RedshiftError, RedshiftTarget, RunLoad,
@@ -372,4 +372,245 @@ async fn a_failure_at_each_step_of_a_parquet_load_leaves_the_previous_tables() {
         .await;
         assert!(failed >= 10, "{mode:?}: only {failed} failures failed the run");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ELT: COPY of the raw JSON from S3, the star schema built in the warehouse
+// ---------------------------------------------------------------------------------------------
+
+/// Puts every file under `dir` into `bucket` under `prefix/`.
+fn upload(s3: &TestS3, bucket: &str, prefix: &str, dir: &Path) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        s3.put(bucket, &format!("{prefix}/{rel}"), &std::fs::read(&f).unwrap());
+    }
+}
+
+/// The Redshift ELT statements for the input under `s3://udacity-dend/<prefix>/`.
+fn elt_sql(prefix: &str, mode: WriteMode) -> EltSql {
+    let root = format!("s3://udacity-dend/{prefix}");
+    let input = S3Input::new(
+        &format!("{root}/log_data"),
+        &format!("{root}/song_data"),
+        "s3://udacity-dend/log_json_path.json",
+        ARN,
+        Some(INPUT_REGION),
+        0,
+    )
+    .unwrap();
+    EltSql::redshift(mode, input)
+}
+
+/// Runs the ELT statements in order, as the library's ELT runner does: a failure inside the
+/// transaction is followed by ROLLBACK (a failed COMMIT has ended it already).
+async fn run_elt(emu: &mut Emulator, sql: &EltSql) -> Result<(), ExecError> {
+    let mut in_transaction = false;
+    for step in sql.steps() {
+        if let Err(e) = emu.run(step.sql()).await {
+            if in_transaction && !matches!(step, Step::Commit) {
+                let _ = emu.run("ROLLBACK;").await;
+            }
+            return Err(e);
+        }
+        match step {
+            Step::Begin => in_transaction = true,
+            Step::Commit => in_transaction = false,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_previous_tables() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    world.database("rs").await;
+    let reference = world.reference("reference").await;
+    let target = target(None);
+    let (_t15, in15, _w15) = transform(|d| d <= 15);
+    world.s3.create_bucket("udacity-dend");
+    upload(&world.s3, "udacity-dend", "d15", &in15);
+    upload(&world.s3, "udacity-dend", "d30", &sample());
+    world.s3.put(
+        "udacity-dend",
+        "log_json_path.json",
+        &std::fs::read(sample().join("log_json_path.json")).unwrap(),
+    );
+
+    let mut emu = world.redshift("rs").await;
+    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace))
+        .await
+        .unwrap();
+    postgres_load(&reference, &in15, "replace", &["--mode", "elt"]);
+    assert_same(&emu, None, &reference, "ELT replace of days 1-15").await;
+    let before = tables(emu.reader(), None).await;
+
+    // A new session per run, as sparkify connects per run (the staging tables are temporary).
+    let mut emu = world.redshift("rs").await;
+    run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge))
+        .await
+        .unwrap();
+    postgres_load(&reference, &sample(), "merge", &["--mode", "elt"]);
+    assert_same(&emu, None, &reference, "ELT merge of days 1-30").await;
+    let after = tables(emu.reader(), None).await;
+
+    let failed = fail_at_each_step(
+        &world,
+        "rs",
+        None,
+        (&before, &after),
+        "ELT merge",
+        |mut emu| async move {
+            let ok = run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge))
+                .await
+                .is_ok();
+            (emu, ok)
+        },
+        |mut emu| async move {
+            run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace))
+                .await
+                .unwrap();
+            emu
+        },
+    )
+    .await;
+    assert!(failed >= 30, "ELT: only {failed} failures failed the run");
+}
+
+// ---------------------------------------------------------------------------------------------
+// COPY fails where Redshift's COPY fails, and the tables stay as they were
+// ---------------------------------------------------------------------------------------------
+
+/// The error of a load that must fail: its message, with the load-error details.
+async fn load_error(emu: &mut Emulator, target: &RedshiftTarget, run: &sparkify::sink::s3::LatestRun) -> String {
+    let e = load_run(emu, target, run, WriteMode::Replace)
+        .await
+        .expect_err("the load must fail");
+    e.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    world.database("rs").await;
+    let target = target(None);
+    let mut emu = world.redshift("rs").await;
+    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    let (_t, _in, w) = transform(|_| true);
+    let run = publish(&world, &target, &w, "run-1").await;
+    let empty = tables(emu.reader(), None).await;
+    let object = |url: &str| {
+        let (bucket, key) = url.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+        world.s3.path_of(bucket, key)
+    };
+    let users_manifest = object(&run.table("users").unwrap().manifest_url);
+    let manifest_text = std::fs::read_to_string(&users_manifest).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest_text).unwrap();
+    let first_file = manifest["entries"][0]["url"].as_str().unwrap().to_owned();
+    let ddl = |sql: &'static str| {
+        let reader = emu.reader();
+        async move { reader.batch_execute(sql).await.unwrap() }
+    };
+
+    // meta.content_length must be the object's size.
+    let mut wrong = manifest.clone();
+    let n = wrong["entries"][0]["meta"]["content_length"].as_u64().unwrap();
+    wrong["entries"][0]["meta"]["content_length"] = (n + 1).into();
+    std::fs::write(&users_manifest, wrong.to_string()).unwrap();
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(e.contains("content_length") && e.contains("COPY into users"), "{e}");
+    std::fs::write(&users_manifest, &manifest_text).unwrap();
+
+    // A mandatory entry whose object is gone.
+    let parquet = object(&first_file);
+    let bytes = std::fs::read(&parquet).unwrap();
+    std::fs::remove_file(&parquet).unwrap();
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(e.contains("File not found"), "{e}");
+    std::fs::write(&parquet, &bytes).unwrap();
+
+    // A type mismatch: the Parquet INT32 user_id into a BIGINT column (an older table).
+    ddl("ALTER TABLE users ALTER COLUMN user_id TYPE BIGINT").await;
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(
+        e.contains("incompatible Parquet schema") && e.contains("load errors:"),
+        "the error and the load-error details: {e}"
+    );
+    ddl("ALTER TABLE users ALTER COLUMN user_id TYPE INTEGER").await;
+
+    // A string longer than its VARCHAR in bytes aborts the COPY (no TRUNCATECOLUMNS for Parquet).
+    ddl("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(8)").await;
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(e.contains("longer than the length defined in the table"), "{e}");
+    ddl("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(512)").await;
+
+    // A table without a column the COPY lists (users before level_at).
+    ddl("ALTER TABLE users RENAME COLUMN level_at TO level_since").await;
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(e.contains("level_at"), "{e}");
+    ddl("ALTER TABLE users RENAME COLUMN level_since TO level_at").await;
+
+    // The staging bucket in another region than the cluster's.
+    emu.bucket_regions.push(("staging".into(), "eu-west-1".into()));
+    let e = load_error(&mut emu, &target, &run).await;
+    assert!(e.contains("PermanentRedirect"), "{e}");
+    emu.bucket_regions.clear();
+
+    // Nothing of this changed a table.
+    assert!(tables(emu.reader(), None).await == empty);
+
+    // Statements the loader does not send, as Redshift answers them.
+    let url = &run.table("users").unwrap().manifest_url;
+    let columns = TABLES[0].column_list();
+    let copy = |options: &str| {
+        format!("COPY users ({columns}) FROM '{url}' IAM_ROLE '{ARN}' FORMAT AS PARQUET MANIFEST {options};")
+    };
+    let e = emu.run(&copy("REGION 'us-east-1'")).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("0A000"), "{e}");
+    assert!(e.message.contains("REGION argument is not supported for PARQUET based COPY"), "{e}");
+    let e = emu
+        .run(&format!("COPY users FROM '{url}' IAM_ROLE 'arn:aws:iam::1:role/x' FORMAT AS PARQUET MANIFEST;"))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("IAM_ROLE"), "{e}");
+    ddl("ALTER TABLE users ADD COLUMN extra INTEGER").await;
+    let e = emu
+        .run(&format!("COPY users FROM '{url}' IAM_ROLE '{ARN}' FORMAT AS PARQUET MANIFEST;"))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("Unmatched number of columns"), "{e}");
+    let errors = emu
+        .run("SELECT err_code, trim(err_reason) FROM stl_load_errors WHERE query = pg_last_copy_id();")
+        .await
+        .unwrap();
+    assert_eq!(errors.rows.len(), 1, "{errors:?}");
+    assert_eq!(errors.rows[0][0].as_deref(), Some("15007"));
+    ddl("ALTER TABLE users DROP COLUMN extra").await;
+
+    // The same run, intact, loads; pg_last_copy_count() answers each COPY's rows.
+    let loaded = load_run(&mut emu, &target, &run, WriteMode::Replace).await.unwrap();
+    let rows = parquet_rows(&w).unwrap();
+    for t in &loaded.report.tables {
+        assert_eq!(t.inserted, rows[t.table], "{}", t.table);
+    }
+    emu.run(&copy("")).await.unwrap();
+    let count = emu.run("SELECT pg_last_copy_count();").await.unwrap();
+    assert_eq!(count.scalar(), Some(rows["users"].to_string().as_str()));
 }
