@@ -524,10 +524,7 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     let manifest_text = std::fs::read_to_string(&users_manifest).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&manifest_text).unwrap();
     let first_file = manifest["entries"][0]["url"].as_str().unwrap().to_owned();
-    let ddl = |sql: &'static str| {
-        let reader = emu.reader();
-        async move { reader.batch_execute(sql).await.unwrap() }
-    };
+    let admin = pg_client(&world.pg.url_for("rs")).await;
 
     // meta.content_length must be the object's size.
     let mut wrong = manifest.clone();
@@ -547,25 +544,25 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     std::fs::write(&parquet, &bytes).unwrap();
 
     // A type mismatch: the Parquet INT32 user_id into a BIGINT column (an older table).
-    ddl("ALTER TABLE users ALTER COLUMN user_id TYPE BIGINT").await;
+    admin.batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE BIGINT").await.unwrap();
     let e = load_error(&mut emu, &target, &run).await;
     assert!(
         e.contains("incompatible Parquet schema") && e.contains("load errors:"),
         "the error and the load-error details: {e}"
     );
-    ddl("ALTER TABLE users ALTER COLUMN user_id TYPE INTEGER").await;
+    admin.batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE INTEGER").await.unwrap();
 
     // A string longer than its VARCHAR in bytes aborts the COPY (no TRUNCATECOLUMNS for Parquet).
-    ddl("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(8)").await;
+    admin.batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(8)").await.unwrap();
     let e = load_error(&mut emu, &target, &run).await;
     assert!(e.contains("longer than the length defined in the table"), "{e}");
-    ddl("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(512)").await;
+    admin.batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(512)").await.unwrap();
 
     // A table without a column the COPY lists (users before level_at).
-    ddl("ALTER TABLE users RENAME COLUMN level_at TO level_since").await;
+    admin.batch_execute("ALTER TABLE users RENAME COLUMN level_at TO level_since").await.unwrap();
     let e = load_error(&mut emu, &target, &run).await;
     assert!(e.contains("level_at"), "{e}");
-    ddl("ALTER TABLE users RENAME COLUMN level_since TO level_at").await;
+    admin.batch_execute("ALTER TABLE users RENAME COLUMN level_since TO level_at").await.unwrap();
 
     // The staging bucket in another region than the cluster's.
     emu.bucket_regions.push(("staging".into(), "eu-west-1".into()));
@@ -590,7 +587,7 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .await
         .unwrap_err();
     assert!(e.message.contains("IAM_ROLE"), "{e}");
-    ddl("ALTER TABLE users ADD COLUMN extra INTEGER").await;
+    admin.batch_execute("ALTER TABLE users ADD COLUMN extra INTEGER").await.unwrap();
     let e = emu
         .run(&format!("COPY users FROM '{url}' IAM_ROLE '{ARN}' FORMAT AS PARQUET MANIFEST;"))
         .await
@@ -602,7 +599,7 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .unwrap();
     assert_eq!(errors.rows.len(), 1, "{errors:?}");
     assert_eq!(errors.rows[0][0].as_deref(), Some("15007"));
-    ddl("ALTER TABLE users DROP COLUMN extra").await;
+    admin.batch_execute("ALTER TABLE users DROP COLUMN extra").await.unwrap();
 
     // The same run, intact, loads; pg_last_copy_count() answers each COPY's rows.
     let loaded = load_run(&mut emu, &target, &run, WriteMode::Replace).await.unwrap();
@@ -610,7 +607,11 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     for t in &loaded.report.tables {
         assert_eq!(t.inserted, rows[t.table], "{}", t.table);
     }
+    emu.run("BEGIN;").await.unwrap();
     emu.run(&copy("")).await.unwrap();
     let count = emu.run("SELECT pg_last_copy_count();").await.unwrap();
     assert_eq!(count.scalar(), Some(rows["users"].to_string().as_str()));
+    emu.run("ROLLBACK;").await.unwrap();
+    assert!(tables(emu.reader(), None).await == tables(&admin, None).await);
+    assert_eq!(tables(&admin, None).await[0].1.len() as u64, rows["users"]);
 }

@@ -288,7 +288,10 @@ impl Executor for Emulator {
                 Err(self.raise(redshift_error("XX000", message)).await)
             }
         } else {
-            self.dispatch(&s).await
+            let t = std::time::Instant::now();
+            let r = self.dispatch(&s).await;
+            if t.elapsed().as_millis() > 300 { eprintln!("SLOW {:?} {}", t.elapsed(), &s[..s.len().min(120)]); }
+            r
         };
         if matches!(first.as_str(), "BEGIN" | "START") && result.is_ok() {
             self.in_transaction = true;

@@ -144,6 +144,9 @@ fn rewrite(s: &str, last_copy_count: i64, last_copy_id: i64) -> String {
         ] {
             code = remove_keyword(&code, keyword, argument);
         }
+        // Primary keys are informational only, never enforced:
+        // https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html
+        code = remove_primary_keys(&code);
         // IDENTITY(seed, step): https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html
         code = replace_call(&code, "IDENTITY", |args| {
             let (seed, step) = args.split_once(',').unwrap_or((args, "1"));
@@ -344,6 +347,34 @@ fn replace_call_first_arg(code: &str, name: &str, f: impl Fn(&str) -> Option<Str
         out.push_str(&code[last..start]);
         out.push_str(&part);
         last = start + comma;
+    }
+    out.push_str(&code[last..]);
+    out
+}
+
+/// `code` without `PRIMARY KEY` constraints (a table constraint with its list and the comma
+/// before it, or a column's `PRIMARY KEY`).
+fn remove_primary_keys(code: &str) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for i in find_words(code, "PRIMARY") {
+        let rest = &code[i + "PRIMARY".len()..];
+        let Some(after_key) = rest.trim_start().strip_prefix("KEY").or_else(|| rest.trim_start().strip_prefix("key")) else {
+            continue;
+        };
+        let mut end = code.len() - after_key.len();
+        if after_key.trim_start().starts_with('(') {
+            if let Some(close) = after_key.find(')') {
+                end += close + 1;
+            }
+        }
+        let mut start = i;
+        let before = code[last..i].trim_end();
+        if before.ends_with(',') {
+            start = last + before.len() - 1;
+        }
+        out.push_str(&code[last..start]);
+        last = end;
     }
     out.push_str(&code[last..]);
     out
