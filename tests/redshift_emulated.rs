@@ -48,7 +48,9 @@ fn target(schema: Option<&str>) -> RedshiftTarget {
     if let Some(s) = schema {
         text.push_str(&format!("SCHEMA={s}\n"));
     }
-    text.push_str(&format!("[IAM_ROLE]\nARN={ARN}\n[S3]\nSTAGING=s3://staging/dwh\n"));
+    text.push_str(&format!(
+        "[IAM_ROLE]\nARN={ARN}\n[S3]\nSTAGING=s3://staging/dwh\n"
+    ));
     let config = Config::parse(Path::new("dwh.cfg"), &text).unwrap();
     RedshiftTarget::from_config(&config, false).unwrap()
 }
@@ -106,8 +108,8 @@ impl World {
 
     /// An emulated Redshift session on database `db`.
     async fn redshift(&self, db: &str) -> Emulator {
-        let mut emu = Emulator::connect(&self.pg.url_for(db), self.s3.root.path(), CLUSTER_REGION)
-            .await;
+        let mut emu =
+            Emulator::connect(&self.pg.url_for(db), self.s3.root.path(), CLUSTER_REGION).await;
         emu.bucket_regions
             .push(("udacity-dend".into(), INPUT_REGION.into()));
         emu
@@ -169,10 +171,18 @@ async fn assert_same(emu: &Emulator, schema: Option<&str>, reference: &str, what
             r.iter().zip(p).find(|(a, b)| a != b)
         );
     }
-    eprintln!("{what}: equal to the PostgreSQL target: {:?}", counts(&redshift));
+    eprintln!(
+        "{what}: equal to the PostgreSQL target: {:?}",
+        counts(&redshift)
+    );
 }
 
-async fn publish(world: &World, target: &RedshiftTarget, dir: &Path, run_id: &str) -> sparkify::sink::s3::LatestRun {
+async fn publish(
+    world: &World,
+    target: &RedshiftTarget,
+    dir: &Path,
+    run_id: &str,
+) -> sparkify::sink::s3::LatestRun {
     let options = PublishOptions {
         rows: parquet_rows(dir).unwrap(),
         ..PublishOptions::default()
@@ -205,22 +215,35 @@ async fn parquet_loads_equal_postgres(schema: Option<&str>) {
     let Some(world) = World::start().await else {
         return;
     };
-    let db = if schema.is_some() { "rs_schema" } else { "rs_public" };
+    let db = if schema.is_some() {
+        "rs_schema"
+    } else {
+        "rs_public"
+    };
     world.database(db).await;
     let reference = world.reference("reference").await;
     let target = target(schema);
     let mut emu = world.redshift(db).await;
     // A decoy of the same name in public: with a schema configured it is never read or written.
     emu.reader()
-        .batch_execute("CREATE TABLE public.users (user_id INTEGER); INSERT INTO public.users VALUES (-1)")
+        .batch_execute(
+            "CREATE TABLE public.users (user_id INTEGER); INSERT INTO public.users VALUES (-1)",
+        )
         .await
         .unwrap();
     if schema.is_none() {
-        emu.reader().batch_execute("DROP TABLE public.users").await.unwrap();
+        emu.reader()
+            .batch_execute("DROP TABLE public.users")
+            .await
+            .unwrap();
     }
-    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
     // Creating twice is harmless.
-    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
 
     let (_t15, in15, w15) = transform(|d| d <= 15);
     let (_t30, in30, w30) = transform(|_| true);
@@ -231,7 +254,12 @@ async fn parquet_loads_equal_postgres(schema: Option<&str>) {
     assert_same(&emu, schema, &reference, "merge of days 1-15").await;
     let rows15 = parquet_rows(&w15).unwrap();
     for t in &loaded.report.tables {
-        assert_eq!((t.staged, t.inserted), (rows15[t.table], rows15[t.table]), "{}", t.table);
+        assert_eq!(
+            (t.staged, t.inserted),
+            (rows15[t.table], rows15[t.table]),
+            "{}",
+            t.table
+        );
     }
 
     load(&world, &mut emu, &target, &w30, "run-30", WriteMode::Merge)
@@ -242,9 +270,16 @@ async fn parquet_loads_equal_postgres(schema: Option<&str>) {
     let songplays = &tables(emu.reader(), schema).await[4].1;
     assert_eq!(songplays.len(), 6820);
 
-    load(&world, &mut emu, &target, &w15, "run-15b", WriteMode::Replace)
-        .await
-        .unwrap();
+    load(
+        &world,
+        &mut emu,
+        &target,
+        &w15,
+        "run-15b",
+        WriteMode::Replace,
+    )
+    .await
+    .unwrap();
     postgres_load(&reference, &in15, "replace", &[]);
     assert_same(&emu, schema, &reference, "replace with days 1-15").await;
 
@@ -293,7 +328,10 @@ where
         let mut emu = world.redshift(db).await;
         if tables(emu.reader(), schema).await != before {
             emu = reset(emu).await;
-            assert!(tables(emu.reader(), schema).await == before, "{what}: reset");
+            assert!(
+                tables(emu.reader(), schema).await == before,
+                "{what}: reset"
+            );
             emu = world.redshift(db).await;
         }
         emu.fail_at = Some(i);
@@ -317,7 +355,10 @@ where
             );
         } else {
             failed += 1;
-            assert!(now == before, "{what}: a failure at {i} ({statement}) changed the tables");
+            assert!(
+                now == before,
+                "{what}: a failure at {i} ({statement}) changed the tables"
+            );
         }
     }
     unreachable!()
@@ -333,7 +374,9 @@ async fn a_failure_at_each_step_of_a_parquet_load_leaves_the_previous_tables() {
     let reference = world.reference("reference").await;
     let target = target(schema);
     let mut emu = world.redshift("rs").await;
-    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
     let (_t15, _in15, w15) = transform(|d| d <= 15);
     let (_t30, in30, w30) = transform(|_| true);
     let run15 = publish(&world, &target, &w15, "run-15").await;
@@ -370,7 +413,10 @@ async fn a_failure_at_each_step_of_a_parquet_load_leaves_the_previous_tables() {
             },
         )
         .await;
-        assert!(failed >= 10, "{mode:?}: only {failed} failures failed the run");
+        assert!(
+            failed >= 10,
+            "{mode:?}: only {failed} failures failed the run"
+        );
     }
 }
 
@@ -393,8 +439,16 @@ fn upload(s3: &TestS3, bucket: &str, prefix: &str, dir: &Path) {
     let mut files = Vec::new();
     walk(dir, &mut files);
     for f in files {
-        let rel = f.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-        s3.put(bucket, &format!("{prefix}/{rel}"), &std::fs::read(&f).unwrap());
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        s3.put(
+            bucket,
+            &format!("{prefix}/{rel}"),
+            &std::fs::read(&f).unwrap(),
+        );
     }
 }
 
@@ -452,7 +506,9 @@ async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_
     );
 
     let mut emu = world.redshift("rs").await;
-    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
     run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace))
         .await
         .unwrap();
@@ -497,7 +553,11 @@ async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_
 // ---------------------------------------------------------------------------------------------
 
 /// The error of a load that must fail: its message, with the load-error details.
-async fn load_error(emu: &mut Emulator, target: &RedshiftTarget, run: &sparkify::sink::s3::LatestRun) -> String {
+async fn load_error(
+    emu: &mut Emulator,
+    target: &RedshiftTarget,
+    run: &sparkify::sink::s3::LatestRun,
+) -> String {
     let e = load_run(emu, target, run, WriteMode::Replace)
         .await
         .expect_err("the load must fail");
@@ -512,7 +572,9 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     world.database("rs").await;
     let target = target(None);
     let mut emu = world.redshift("rs").await;
-    execute(&mut emu, &plan_ddl(&target.sql(), true)).await.unwrap();
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
     let (_t, _in, w) = transform(|_| true);
     let run = publish(&world, &target, &w, "run-1").await;
     let empty = tables(emu.reader(), None).await;
@@ -528,11 +590,16 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
 
     // meta.content_length must be the object's size.
     let mut wrong = manifest.clone();
-    let n = wrong["entries"][0]["meta"]["content_length"].as_u64().unwrap();
+    let n = wrong["entries"][0]["meta"]["content_length"]
+        .as_u64()
+        .unwrap();
     wrong["entries"][0]["meta"]["content_length"] = (n + 1).into();
     std::fs::write(&users_manifest, wrong.to_string()).unwrap();
     let e = load_error(&mut emu, &target, &run).await;
-    assert!(e.contains("content_length") && e.contains("COPY into users"), "{e}");
+    assert!(
+        e.contains("content_length") && e.contains("COPY into users"),
+        "{e}"
+    );
     std::fs::write(&users_manifest, &manifest_text).unwrap();
 
     // A mandatory entry whose object is gone.
@@ -544,28 +611,50 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     std::fs::write(&parquet, &bytes).unwrap();
 
     // A type mismatch: the Parquet INT32 user_id into a BIGINT column (an older table).
-    admin.batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE BIGINT").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE BIGINT")
+        .await
+        .unwrap();
     let e = load_error(&mut emu, &target, &run).await;
     assert!(
         e.contains("incompatible Parquet schema") && e.contains("load errors:"),
         "the error and the load-error details: {e}"
     );
-    admin.batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE INTEGER").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users ALTER COLUMN user_id TYPE INTEGER")
+        .await
+        .unwrap();
 
     // A string longer than its VARCHAR in bytes aborts the COPY (no TRUNCATECOLUMNS for Parquet).
-    admin.batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(8)").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(8)")
+        .await
+        .unwrap();
     let e = load_error(&mut emu, &target, &run).await;
-    assert!(e.contains("longer than the length defined in the table"), "{e}");
-    admin.batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(512)").await.unwrap();
+    assert!(
+        e.contains("longer than the length defined in the table"),
+        "{e}"
+    );
+    admin
+        .batch_execute("ALTER TABLE songs ALTER COLUMN title TYPE VARCHAR(512)")
+        .await
+        .unwrap();
 
     // A table without a column the COPY lists (users before level_at).
-    admin.batch_execute("ALTER TABLE users RENAME COLUMN level_at TO level_since").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users RENAME COLUMN level_at TO level_since")
+        .await
+        .unwrap();
     let e = load_error(&mut emu, &target, &run).await;
     assert!(e.contains("level_at"), "{e}");
-    admin.batch_execute("ALTER TABLE users RENAME COLUMN level_since TO level_at").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users RENAME COLUMN level_since TO level_at")
+        .await
+        .unwrap();
 
     // The staging bucket in another region than the cluster's.
-    emu.bucket_regions.push(("staging".into(), "eu-west-1".into()));
+    emu.bucket_regions
+        .push(("staging".into(), "eu-west-1".into()));
     let e = load_error(&mut emu, &target, &run).await;
     assert!(e.contains("PermanentRedirect"), "{e}");
     emu.bucket_regions.clear();
@@ -581,15 +670,26 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     };
     let e = emu.run(&copy("REGION 'us-east-1'")).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("0A000"), "{e}");
-    assert!(e.message.contains("REGION argument is not supported for PARQUET based COPY"), "{e}");
+    assert!(
+        e.message
+            .contains("REGION argument is not supported for PARQUET based COPY"),
+        "{e}"
+    );
     let e = emu
-        .run(&format!("COPY users FROM '{url}' IAM_ROLE 'arn:aws:iam::1:role/x' FORMAT AS PARQUET MANIFEST;"))
+        .run(&format!(
+            "COPY users FROM '{url}' IAM_ROLE 'arn:aws:iam::1:role/x' FORMAT AS PARQUET MANIFEST;"
+        ))
         .await
         .unwrap_err();
     assert!(e.message.contains("IAM_ROLE"), "{e}");
-    admin.batch_execute("ALTER TABLE users ADD COLUMN extra INTEGER").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users ADD COLUMN extra INTEGER")
+        .await
+        .unwrap();
     let e = emu
-        .run(&format!("COPY users FROM '{url}' IAM_ROLE '{ARN}' FORMAT AS PARQUET MANIFEST;"))
+        .run(&format!(
+            "COPY users FROM '{url}' IAM_ROLE '{ARN}' FORMAT AS PARQUET MANIFEST;"
+        ))
         .await
         .unwrap_err();
     assert!(e.message.contains("Unmatched number of columns"), "{e}");
@@ -599,10 +699,15 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .unwrap();
     assert_eq!(errors.rows.len(), 1, "{errors:?}");
     assert_eq!(errors.rows[0][0].as_deref(), Some("15007"));
-    admin.batch_execute("ALTER TABLE users DROP COLUMN extra").await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE users DROP COLUMN extra")
+        .await
+        .unwrap();
 
     // The same run, intact, loads; pg_last_copy_count() answers each COPY's rows.
-    let loaded = load_run(&mut emu, &target, &run, WriteMode::Replace).await.unwrap();
+    let loaded = load_run(&mut emu, &target, &run, WriteMode::Replace)
+        .await
+        .unwrap();
     let rows = parquet_rows(&w).unwrap();
     for t in &loaded.report.tables {
         assert_eq!(t.inserted, rows[t.table], "{}", t.table);

@@ -101,7 +101,10 @@ pub async fn run(emu: &mut Emulator, rest: &str) -> Result<u64, Failure> {
     let (bucket, _) = s3_url(&copy.from)?;
     let bucket_region = emu.region_of(bucket).to_owned();
     let format = copy.format.clone().ok_or_else(|| {
-        redshift_error("0A000", "emulation: only FORMAT AS PARQUET and JSON are emulated")
+        redshift_error(
+            "0A000",
+            "emulation: only FORMAT AS PARQUET and JSON are emulated",
+        )
     })?;
     if format == Format::Parquet {
         if let Some(bad) = copy
@@ -121,7 +124,10 @@ pub async fn run(emu: &mut Emulator, rest: &str) -> Result<u64, Failure> {
             ));
         }
     }
-    let wanted_region = copy.region.clone().unwrap_or_else(|| emu.cluster_region.clone());
+    let wanted_region = copy
+        .region
+        .clone()
+        .unwrap_or_else(|| emu.cluster_region.clone());
     if bucket_region != wanted_region {
         return Err(redshift_error(
             "XX000",
@@ -141,7 +147,10 @@ pub async fn run(emu: &mut Emulator, rest: &str) -> Result<u64, Failure> {
                 all.iter().find(|c| &c.name == n).cloned().ok_or_else(|| {
                     redshift_error(
                         "42703",
-                        format!("column \"{n}\" of relation \"{}\" does not exist", copy.table),
+                        format!(
+                            "column \"{n}\" of relation \"{}\" does not exist",
+                            copy.table
+                        ),
                     )
                 })
             })

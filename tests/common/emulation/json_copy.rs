@@ -11,7 +11,10 @@
 //!   of records that may fail (logged in stl_load_errors) before the COPY fails.
 //! - https://docs.aws.amazon.com/redshift/latest/dg/r_COPY_command_examples.html (load from JSON)
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use simd_json::{OwnedValue, StaticNode};
 
@@ -64,7 +67,10 @@ fn mapping(root: &Path, spec: &str, columns: &[Column]) -> Result<Mapping, Failu
     let file: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| redshift_error("XX000", format!("Invalid JSONPaths file {spec}: {e}")))?;
     let exprs = file["jsonpaths"].as_array().ok_or_else(|| {
-        redshift_error("XX000", format!("Invalid JSONPaths file {spec}: no jsonpaths array"))
+        redshift_error(
+            "XX000",
+            format!("Invalid JSONPaths file {spec}: no jsonpaths array"),
+        )
     })?;
     if exprs.len() != columns.len() {
         return Err(redshift_error(
@@ -81,7 +87,10 @@ fn mapping(root: &Path, spec: &str, columns: &[Column]) -> Result<Mapping, Failu
         .iter()
         .map(|e| {
             e.as_str().and_then(json_path).ok_or_else(|| {
-                redshift_error("XX000", format!("Invalid JSONPath expression {e} in {spec}"))
+                redshift_error(
+                    "XX000",
+                    format!("Invalid JSONPath expression {e} in {spec}"),
+                )
             })
         })
         .collect::<Result<_, _>>()?;
@@ -127,7 +136,10 @@ fn convert(
             if !copy.truncate_columns {
                 return Err((
                     1204,
-                    format!("String length exceeds DDL length. Length: {}, DDL: {n}", text.len()),
+                    format!(
+                        "String length exceeds DDL length. Length: {}, DDL: {n}",
+                        text.len()
+                    ),
                 ));
             }
             let mut cut = n;
@@ -164,10 +176,73 @@ fn convert(
     }
 }
 
+/// The JSON records of one object, with their 1-based lines, and where it stops being JSON.
+struct Parsed {
+    records: Vec<(i64, OwnedValue)>,
+    invalid: Option<(i64, String)>,
+}
+
+/// Parses are kept per object content: the tests load the same objects many times, and a debug
+/// build parses slowly.
+type Cache = Mutex<HashMap<(String, u64), Arc<Parsed>>>;
+
+fn parsed(url: &str, bytes: &[u8]) -> Result<Arc<Parsed>, Failure> {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let key = (url.to_owned(), hasher.finish());
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(p) = cache.lock().unwrap().get(&key) {
+        return Ok(p.clone());
+    }
+    let mut out = Parsed {
+        records: Vec::new(),
+        invalid: None,
+    };
+    let mut stream =
+        serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+    let (mut start, mut line, mut counted) = (0usize, 1i64, 0usize);
+    loop {
+        let next = stream.next();
+        let end = stream.byte_offset();
+        let first = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        line += bytes[counted..first]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as i64;
+        counted = first;
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                out.invalid = Some((line, format!("Invalid JSON: {e}")));
+                break;
+            }
+            Some(Ok(_)) => {}
+        }
+        // simd-json parses numbers exactly, as Redshift and sparkify's parser do.
+        let mut record = bytes[start..end].to_vec();
+        start = end;
+        let value = simd_json::to_owned_value(&mut record).map_err(|e| {
+            redshift_error("XX000", format!("emulation: JSON re-parse of {url}: {e}"))
+        })?;
+        out.records.push((line, value));
+    }
+    let out = Arc::new(out);
+    cache.lock().unwrap().insert(key, out.clone());
+    Ok(out)
+}
+
 /// The rows of every object under the COPY's prefix.
 pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<TextRows, Failure> {
     if copy.manifest {
-        return Err(redshift_error("0A000", "emulation: JSON COPY is emulated from a prefix only"));
+        return Err(redshift_error(
+            "0A000",
+            "emulation: JSON COPY is emulated from a prefix only",
+        ));
     }
     let mapping = mapping(root, spec, columns)?;
     let objects = objects::under_prefix(root, &copy.from)?;
@@ -180,49 +255,17 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
     let mut rows = TextRows::new();
     let mut errors = Vec::new();
     for (url, bytes) in &objects {
-        let stream = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-        let mut start = 0;
-        let mut stream = stream;
-        loop {
-            let next = stream.next();
-            let end = stream.byte_offset();
-            let first = start
-                + bytes[start..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_whitespace())
-                    .count();
-            let line = 1 + bytes[..first].iter().filter(|&&b| b == b'\n').count() as i64;
-            match next {
-                None => break,
-                Some(Err(e)) => {
-                    errors.push(LoadError {
-                        file: url.clone(),
-                        line,
-                        column: String::new(),
-                        column_type: String::new(),
-                        code: 1224,
-                        reason: format!("Invalid JSON: {e}"),
-                    });
-                    break;
-                }
-                Some(Ok(_)) => {}
-            }
-            let mut record = bytes[start..end].to_vec();
-            start = end;
-            let value = simd_json::to_owned_value(&mut record).map_err(|e| {
-                redshift_error("XX000", format!("emulation: JSON re-parse of {url}: {e}"))
-            })?;
+        let parsed = parsed(url, bytes)?;
+        for (line, value) in &parsed.records {
+            let line = *line;
             let values: Vec<Option<&OwnedValue>> = match &mapping {
                 Mapping::Auto { ignore_case } => columns
                     .iter()
-                    .map(|c| lookup(&value, &c.name, *ignore_case))
+                    .map(|c| lookup(value, &c.name, *ignore_case))
                     .collect(),
                 Mapping::Paths(paths) => paths
                     .iter()
-                    .map(|keys| {
-                        keys.iter()
-                            .try_fold(&value, |v, k| lookup(v, k, false))
-                    })
+                    .map(|keys| keys.iter().try_fold(value, |v, k| lookup(v, k, false)))
                     .collect(),
             };
             let row: Result<Vec<_>, _> = values
@@ -244,6 +287,16 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
                 Err(e) => errors.push(e),
             }
         }
+        if let Some((line, reason)) = &parsed.invalid {
+            errors.push(LoadError {
+                file: url.clone(),
+                line: *line,
+                column: String::new(),
+                column_type: String::new(),
+                code: 1224,
+                reason: reason.clone(),
+            });
+        }
     }
     if errors.len() as u64 > copy.max_error {
         return Err(Failure {
@@ -259,7 +312,10 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
     // Epoch times become PostgreSQL timestamps in text.
     for row in &mut rows {
         for v in row.iter_mut().flatten() {
-            if let Some(ms) = v.strip_prefix("epoch_ms:").and_then(|n| n.parse::<i64>().ok()) {
+            if let Some(ms) = v
+                .strip_prefix("epoch_ms:")
+                .and_then(|n| n.parse::<i64>().ok())
+            {
                 *v = epoch_ms_text(ms);
             }
         }

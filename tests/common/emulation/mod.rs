@@ -288,10 +288,7 @@ impl Executor for Emulator {
                 Err(self.raise(redshift_error("XX000", message)).await)
             }
         } else {
-            let t = std::time::Instant::now();
-            let r = self.dispatch(&s).await;
-            if t.elapsed().as_millis() > 300 { eprintln!("SLOW {:?} {}", t.elapsed(), &s[..s.len().min(120)]); }
-            r
+            self.dispatch(&s).await
         };
         if matches!(first.as_str(), "BEGIN" | "START") && result.is_ok() {
             self.in_transaction = true;

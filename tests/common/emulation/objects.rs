@@ -11,7 +11,11 @@ use super::{redshift_error, Failure};
 /// found, as measured by serialize-db; see /work/shared/REDSHIFT.md).
 fn path_of(root: &Path, url: &str) -> Result<Option<PathBuf>, Failure> {
     let (bucket, key) = s3_url(url)?;
-    if key.is_empty() || key.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+    if key.is_empty()
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
         return Ok(None);
     }
     Ok(Some(root.join(bucket).join(key)))

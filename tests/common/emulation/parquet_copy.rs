@@ -78,12 +78,18 @@ pub fn read(root: &Path, url: &str, columns: &[Column]) -> Result<TextRows, Fail
     let manifest: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| redshift_error("XX000", format!("Invalid manifest file {url}: {e}")))?;
     let entries = manifest["entries"].as_array().ok_or_else(|| {
-        redshift_error("XX000", format!("Invalid manifest file {url}: no \"entries\" array"))
+        redshift_error(
+            "XX000",
+            format!("Invalid manifest file {url}: no \"entries\" array"),
+        )
     })?;
     let mut rows = TextRows::new();
     for entry in entries {
         let Some(file) = entry["url"].as_str() else {
-            return Err(redshift_error("XX000", format!("Invalid manifest file {url}: an entry has no url")));
+            return Err(redshift_error(
+                "XX000",
+                format!("Invalid manifest file {url}: an entry has no url"),
+            ));
         };
         let mandatory = entry["mandatory"].as_bool().unwrap_or(false);
         let Some(length) = entry["meta"]["content_length"].as_u64() else {
@@ -96,7 +102,9 @@ pub fn read(root: &Path, url: &str, columns: &[Column]) -> Result<TextRows, Fail
             if mandatory {
                 return Err(redshift_error(
                     "XX000",
-                    format!("Spectrum Scan Error: File not found: {file} (a mandatory manifest entry)"),
+                    format!(
+                        "Spectrum Scan Error: File not found: {file} (a mandatory manifest entry)"
+                    ),
                 ));
             }
             continue;
@@ -143,8 +151,9 @@ pub fn read(root: &Path, url: &str, columns: &[Column]) -> Result<TextRows, Fail
             .build()
             .map_err(|e| redshift_error("XX000", format!("Spectrum Scan Error: {file}: {e}")))?;
         for batch in reader {
-            let batch = batch
-                .map_err(|e| redshift_error("XX000", format!("Spectrum Scan Error: {file}: {e}")))?;
+            let batch = batch.map_err(|e| {
+                redshift_error("XX000", format!("Spectrum Scan Error: {file}: {e}"))
+            })?;
             append(&batch, columns, file, &mut rows)?;
         }
     }
@@ -152,7 +161,12 @@ pub fn read(root: &Path, url: &str, columns: &[Column]) -> Result<TextRows, Fail
 }
 
 /// Appends the rows of `batch` as text, checking VARCHAR lengths in bytes.
-fn append(batch: &RecordBatch, columns: &[Column], file: &str, rows: &mut TextRows) -> Result<(), Failure> {
+fn append(
+    batch: &RecordBatch,
+    columns: &[Column],
+    file: &str,
+    rows: &mut TextRows,
+) -> Result<(), Failure> {
     let options = FormatOptions::default();
     let mut out: TextRows = vec![Vec::with_capacity(columns.len()); batch.num_rows()];
     for (array, column) in batch.columns().iter().zip(columns) {

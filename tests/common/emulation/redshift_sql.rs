@@ -290,7 +290,10 @@ fn remove_keyword(code: &str, keyword: &str, arg: Arg) -> String {
         match arg {
             Arg::None => {}
             Arg::Word => {
-                let word_end = rest.trim_start().find([' ', ',', ')', ';']).unwrap_or(rest.trim_start().len());
+                let word_end = rest
+                    .trim_start()
+                    .find([' ', ',', ')', ';'])
+                    .unwrap_or(rest.trim_start().len());
                 end += skipped + word_end;
             }
             Arg::Parens => {
@@ -359,7 +362,11 @@ fn remove_primary_keys(code: &str) -> String {
     let mut last = 0;
     for i in find_words(code, "PRIMARY") {
         let rest = &code[i + "PRIMARY".len()..];
-        let Some(after_key) = rest.trim_start().strip_prefix("KEY").or_else(|| rest.trim_start().strip_prefix("key")) else {
+        let Some(after_key) = rest
+            .trim_start()
+            .strip_prefix("KEY")
+            .or_else(|| rest.trim_start().strip_prefix("key"))
+        else {
             continue;
         };
         let mut end = code.len() - after_key.len();
