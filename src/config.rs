@@ -90,6 +90,8 @@ impl std::fmt::Display for Secret {
 pub struct Config {
     file: Option<PathBuf>,
     values: BTreeMap<(String, String), String>,
+    /// Values given by command-line flags: they win over the environment and the file.
+    overrides: BTreeMap<(String, String), String>,
 }
 
 impl Config {
@@ -127,6 +129,7 @@ impl Config {
         Ok(Self {
             file: Some(path.to_path_buf()),
             values,
+            overrides: BTreeMap::new(),
         })
     }
 
@@ -137,8 +140,18 @@ impl Config {
             .map_or_else(|| "(no config file)".into(), |p| p.display().to_string())
     }
 
-    /// A value: the environment override first, then the file. Empty values count as missing.
+    /// Sets `section`/`key` from a command-line flag, over the environment and the file.
+    pub fn set_override(&mut self, section: &str, key: &str, value: &str) {
+        self.overrides
+            .insert((section.to_owned(), key.to_owned()), value.to_owned());
+    }
+
+    /// A value: a flag's override first, then the environment, then the file. Empty values count
+    /// as missing.
     pub fn get(&self, section: &str, key: &str) -> Option<String> {
+        if let Some(v) = self.overrides.get(&(section.to_owned(), key.to_owned())) {
+            return Some(v.clone());
+        }
         let env_name = format!("SPARKIFY_{section}_{key}");
         if let Ok(v) = std::env::var(&env_name) {
             if !v.is_empty() {

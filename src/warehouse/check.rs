@@ -22,6 +22,7 @@ use tokio_postgres::Client;
 use super::exec::{query_counts, ExecError};
 use super::render;
 use super::sql::Dialect;
+use super::template::render as fill;
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
 
 const ROW_COUNT: &str = include_str!("../../sql/checks/row_count.sql");
@@ -111,14 +112,6 @@ pub struct Check {
     /// The statement.
     #[serde(skip)]
     pub sql: String,
-}
-
-fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
 }
 
 /// Every check of the star schema, in order: per table (dimensions first) emptiness, NULLs and

@@ -5,8 +5,8 @@ use std::fmt;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::postgres::describe;
-use super::sql::{statement_body, Dialect};
+use super::postgres::{describe, PgTarget};
+use super::sql::{statement_body, Dialect, Sql};
 
 /// Errors of the ELT run, the checks and the analytics queries.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +26,23 @@ pub enum ExecError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The connection was lost during `COMMIT`: the server may or may not have committed.
+    #[error(
+        "the connection to {warehouse} was lost during COMMIT ({reason}): the outcome is unknown; \
+         rerun to converge (a rerun of the same input gives the same tables)"
+    )]
+    CommitUnknown {
+        /// `PostgreSQL` or `Redshift`.
+        warehouse: Warehouse,
+        /// The driver's explanation.
+        reason: String,
+        /// The driver error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// A value for Redshift's COPY is unusable.
     #[error(transparent)]
-    Literal(#[from] super::elt::sql::InvalidLiteral),
+    Literal(#[from] super::literal::InvalidLiteral),
     /// `COPY` staged another number of rows than sparkify sent.
     #[error("staging {table}: sent {sent} rows, COPY staged {staged}")]
     RowCountMismatch {
@@ -108,6 +122,23 @@ pub fn statement_error<'a>(
     }
 }
 
+/// The statements a session of `sql` starts with: its time limits, then its schema as the search
+/// path (for checks and queries, whose table names are unqualified).
+pub fn session_statements(sql: &Sql) -> Vec<String> {
+    let mut out = sql.setup().to_vec();
+    out.extend(sql.search_path());
+    out
+}
+
+/// Connects to `target` and starts the session ([`session_statements`]).
+pub async fn connect(target: &PgTarget, dialect: Dialect) -> crate::Result<Client> {
+    let client = target.connect().await?;
+    for statement in session_statements(&target.sql(dialect)) {
+        batch(&client, dialect, None, &statement).await?;
+    }
+    Ok(client)
+}
+
 /// Runs one statement; returns the rows it affected.
 pub async fn execute(
     client: &Client,
@@ -119,6 +150,22 @@ pub async fn execute(
         .execute(statement_body(sql), &[])
         .await
         .map_err(statement_error(dialect, table, sql))
+}
+
+/// Runs `COMMIT`. A failure without an SQLSTATE (connection lost) leaves the outcome unknown and
+/// says so ([`ExecError::CommitUnknown`]); one with an SQLSTATE was rolled back by the server.
+pub async fn commit(client: &Client, dialect: Dialect) -> Result<(), ExecError> {
+    client.batch_execute("COMMIT").await.map_err(|source| {
+        if source.code().is_none() {
+            ExecError::CommitUnknown {
+                warehouse: Warehouse(dialect),
+                reason: describe(&source),
+                source,
+            }
+        } else {
+            statement_error(dialect, None, "COMMIT")(source)
+        }
+    })
 }
 
 /// Runs a script of statements (BEGIN, COMMIT, DDL) for their effect.

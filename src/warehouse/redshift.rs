@@ -126,6 +126,15 @@ pub enum RedshiftError {
         /// Rows `pg_last_copy_count()` reported (negative: no COPY ran).
         loaded: i64,
     },
+    /// The connection was lost during `COMMIT`: the server may or may not have committed.
+    #[error(
+        "the connection to Redshift was lost during COMMIT ({reason}): the outcome is unknown; \
+         rerun to converge (a rerun of the same run gives the same tables)"
+    )]
+    CommitUnknown {
+        /// The driver's explanation.
+        reason: String,
+    },
     /// `COMMIT` failed: the server rolled the transaction back.
     #[error("COMMIT of the Redshift load failed, nothing was changed: {reason}")]
     Commit {
@@ -494,7 +503,11 @@ async fn run_steps<E: Executor>(
             StepKind::Commit => {
                 // The server ends a transaction whose COMMIT failed.
                 session.in_transaction = false;
-                Stop::Error(RedshiftError::Commit { reason: e.message })
+                if e.code.is_none() {
+                    Stop::Error(RedshiftError::CommitUnknown { reason: e.message })
+                } else {
+                    Stop::Error(RedshiftError::Commit { reason: e.message })
+                }
             }
             _ => Stop::Error(RedshiftError::Statement {
                 table: step.table,

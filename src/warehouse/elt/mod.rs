@@ -72,7 +72,7 @@ pub fn elt_redshift(
     plan: &TransformPlan,
     mode: WriteMode,
 ) -> Result<RunSummary> {
-    let sql = EltSql::redshift(mode, redshift_input(config, plan)?);
+    let sql = EltSql::redshift(mode, &target.session(), redshift_input(config, plan)?);
     let target = &target.connection;
     let report = crate::warehouse::runtime()?.block_on(async {
         let client = target.connect().await?;
@@ -115,7 +115,7 @@ pub fn elt_postgres(
         max_bad_records: plan.max_bad_records,
         progress: *progress,
     };
-    let sql = EltSql::postgres(mode);
+    let sql = EltSql::postgres(mode, target.session());
     let mut staged = Staged::default();
     let outcome = crate::warehouse::runtime()?.block_on(async {
         let client = target.connect().await?;

@@ -143,8 +143,9 @@ pub async fn execute(
                     in_transaction = true;
                 }
                 Step::Commit => {
-                    exec::batch(client, dialect, None, text).await?;
+                    // Whatever the outcome, the transaction is over: no ROLLBACK after it.
                     in_transaction = false;
+                    exec::commit(client, dialect).await?;
                     report.stages.push(("load".into(), lap(&mut clock)));
                 }
                 Step::Exec(s) => exec::batch(client, dialect, None, s).await?,

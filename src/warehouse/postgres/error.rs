@@ -141,6 +141,29 @@ pub enum PgError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The connection was lost during `COMMIT`: the server may or may not have committed.
+    #[error(
+        "the connection to PostgreSQL was lost during COMMIT ({reason}): the outcome is unknown; \
+         rerun to converge (a rerun of the same input gives the same tables)"
+    )]
+    CommitUnknown {
+        /// The driver's explanation.
+        reason: String,
+        /// The driver error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+/// The error for a failed `COMMIT`: with an SQLSTATE the server answered and rolled back; without
+/// one (connection closed, I/O error) nobody can tell whether it committed.
+pub fn commit_error(source: tokio_postgres::Error) -> PgError {
+    let reason = describe(&source);
+    if source.code().is_none() {
+        PgError::CommitUnknown { reason, source }
+    } else {
+        PgError::Commit { reason, source }
+    }
 }
 
 fn on_table(table: Option<&str>) -> String {

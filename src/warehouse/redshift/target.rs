@@ -7,6 +7,7 @@ use crate::config::{Config, Secret};
 use crate::sink::s3::LATEST;
 use crate::source::s3::{S3Location, S3Settings};
 use crate::warehouse::postgres::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode};
+use crate::warehouse::session::SessionSettings;
 use crate::warehouse::sql::{Dialect, IamRole, Ident, S3Url, Sql};
 
 use super::RedshiftError;
@@ -92,11 +93,9 @@ impl RedshiftTarget {
         // Every COPY literal is a key under STAGING: check its characters now, not mid-load.
         S3Url::new(&staging.url_of(&staging.key(LATEST)))
             .map_err(|e| config.invalid("S3", "STAGING", e.to_string()))?;
-        let schema = config
-            .get("CLUSTER", "SCHEMA")
-            .map(|s| Ident::new(&s))
-            .transpose()
-            .map_err(|e| config.invalid("CLUSTER", "SCHEMA", e.to_string()))?;
+        let session = SessionSettings::from_config(config)?;
+        let schema = session.schema.clone();
+        let connection = connection.with_session(session);
         Ok(RedshiftTarget {
             connection,
             iam_role,
@@ -108,7 +107,14 @@ impl RedshiftTarget {
 
     /// The statement renderer for this target.
     pub fn sql(&self) -> Sql {
-        Sql::new(Dialect::Redshift, self.schema.clone())
+        Sql::for_session(Dialect::Redshift, &self.session())
+    }
+
+    /// The schema ([`RedshiftTarget::schema`]) and time limits of this target's sessions.
+    pub fn session(&self) -> SessionSettings {
+        let mut session = self.connection.session().clone();
+        session.schema.clone_from(&self.schema);
+        session
     }
 
     /// Connects to the cluster as [`PgTarget::connect`] does (TLS per the plan), on the current

@@ -1,0 +1,196 @@
+//! `--schema` on PostgreSQL: every warehouse command (create-tables, the Parquet load, `--mode elt`,
+//! check, query) works in the named schema, and decoy tables of the same names in `public`, each
+//! holding one marker row, are never read or written.
+
+mod common;
+
+use std::path::Path;
+
+use common::pg::TestPg;
+use common::rows::fetch;
+use common::{load_json, sample, sparkify, sparkify_ok};
+use sparkify::schema::TABLES;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Rows per table of `schema`, in [`TABLES`] order.
+fn counts(pg: &TestPg, db: &str, schema: &str) -> Vec<usize> {
+    rt().block_on(async {
+        let client = pg.connect_to(db).await;
+        let mut out = Vec::new();
+        for t in TABLES {
+            out.push(
+                fetch(&client, &format!("{schema}.{}", t.name), t)
+                    .await
+                    .len(),
+            );
+        }
+        out
+    })
+}
+
+fn rows_of(summary: &serde_json::Value) -> Vec<usize> {
+    TABLES
+        .iter()
+        .map(|t| {
+            summary["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == t.name)
+                .unwrap()["rows"]
+                .as_u64()
+                .unwrap() as usize
+        })
+        .collect()
+}
+
+/// One marker row in every `public` table: a decoy each command must not see or change.
+fn plant_decoys(pg: &TestPg, db: &str, cwd: &Path, url: &str) {
+    sparkify_ok(cwd, &["create-tables", "--target", url]);
+    rt().block_on(async {
+        let client = pg.connect_to(db).await;
+        client
+            .batch_execute(
+                "INSERT INTO public.users VALUES (-1, 'Decoy', 'Decoy', 'F', 'paid', '2018-11-01');
+                 INSERT INTO public.artists VALUES ('DECOY', 'Decoy', NULL, NULL, NULL);
+                 INSERT INTO public.songs VALUES ('DECOY', 'Decoy', 'DECOY', 2000, 1.0);
+                 INSERT INTO public.time VALUES ('2018-11-01', 0, 1, 44, 11, 2018, 4);
+                 INSERT INTO public.songplays VALUES
+                     (-1, '2018-11-01', -1, 'paid', 'DECOY', 'DECOY', -1, 'Nowhere', 'Decoy');",
+            )
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn every_command_stays_in_its_schema() {
+    let Some(pg) = TestPg::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let db = "schema_decoy";
+    let url = pg.url_for(&rt().block_on(pg.create_database(db)));
+    plant_decoys(&pg, db, cwd, &url);
+    let decoys = vec![1; TABLES.len()];
+    assert_eq!(counts(&pg, db, "public"), decoys);
+
+    // The dry run shows the schema, the time limits and the one LOCK taken first.
+    let plan = sparkify_ok(
+        cwd,
+        &[
+            "etl",
+            "--mode",
+            "elt",
+            "--target",
+            &url,
+            "--schema",
+            "dwh",
+            "--dry-run",
+        ],
+    );
+    assert!(plan.contains("SET statement_timeout TO 7200000;"), "{plan}");
+    assert!(plan.contains("SET lock_timeout TO 300000;"), "{plan}");
+    assert!(
+        plan.contains(
+            "BEGIN;\n\nLOCK TABLE dwh.users, dwh.songs, dwh.artists, dwh.time, dwh.songplays"
+        ),
+        "{plan}"
+    );
+
+    sparkify_ok(cwd, &["create-tables", "--target", &url, "--schema", "dwh"]);
+    let elt = load_json(
+        cwd,
+        &sample(),
+        &url,
+        "replace",
+        &["--mode", "elt", "--schema", "dwh"],
+    );
+    let expected = rows_of(&elt);
+    assert!(expected.iter().all(|n| *n > 0), "{expected:?}");
+    assert_eq!(counts(&pg, db, "dwh"), expected);
+    assert_eq!(counts(&pg, db, "public"), decoys, "ELT touched public");
+
+    // The Parquet load merges into the same schema: same rows, public untouched.
+    let load = load_json(cwd, &sample(), &url, "merge", &["--schema", "dwh"]);
+    assert_eq!(rows_of(&load), expected);
+    assert_eq!(counts(&pg, db, "dwh"), expected);
+    assert_eq!(counts(&pg, db, "public"), decoys, "the load touched public");
+
+    // check reads the schema's tables: the decoys' orphan rows would fail it.
+    let summary = cwd.join("summary.json");
+    std::fs::write(&summary, elt.to_string()).unwrap();
+    let out = sparkify(
+        cwd,
+        &[
+            "check",
+            "--target",
+            &url,
+            "--schema",
+            "dwh",
+            "--expect-summary",
+            summary.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("35 checks: 35 passed, 0 failed"), "{text}");
+
+    // query and query --sql read the schema's tables, not the decoys.
+    let n = sparkify_ok(
+        cwd,
+        &[
+            "query",
+            "--target",
+            &url,
+            "--schema",
+            "dwh",
+            "--csv",
+            "--sql",
+            "SELECT COUNT(*) AS n FROM users WHERE user_id = -1",
+        ],
+    );
+    assert_eq!(n, "n\n0\n");
+    let top = sparkify_ok(
+        cwd,
+        &[
+            "query",
+            "top_songs",
+            "--target",
+            &url,
+            "--schema",
+            "dwh",
+            "--csv",
+        ],
+    );
+    assert!(!top.contains("Decoy"), "{top}");
+    assert!(top.lines().count() > 1, "{top}");
+
+    // Without --schema the same commands see public (the decoys): the flag is what moved them.
+    let n = sparkify_ok(
+        cwd,
+        &[
+            "query",
+            "--target",
+            &url,
+            "--csv",
+            "--sql",
+            "SELECT COUNT(*) AS n FROM users WHERE user_id = -1",
+        ],
+    );
+    assert_eq!(n, "n\n1\n");
+
+    // A reserved word is refused before anything connects, naming the flag.
+    let out = sparkify(cwd, &["check", "--target", &url, "--schema", "user"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--schema") && err.contains("reserved word"),
+        "{err}"
+    );
+}
