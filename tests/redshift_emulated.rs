@@ -22,10 +22,12 @@ use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, PublishOptions};
 use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
 use sparkify::warehouse::elt::sql::{EltSql, S3Input, Step};
+use sparkify::warehouse::literal::Ident;
 use sparkify::warehouse::redshift::{
     execute, load_run, parquet_rows, plan_ddl, publish_and_load, ExecError, Executor,
     RedshiftError, RedshiftTarget, RunLoad,
 };
+use sparkify::warehouse::session::SessionSettings;
 use sparkify::warehouse::WriteMode;
 use tempfile::TempDir;
 use tokio_postgres::NoTls;
@@ -452,8 +454,9 @@ fn upload(s3: &TestS3, bucket: &str, prefix: &str, dir: &Path) {
     }
 }
 
-/// The Redshift ELT statements for the input under `s3://udacity-dend/<prefix>/`.
-fn elt_sql(prefix: &str, mode: WriteMode) -> EltSql {
+/// The Redshift ELT statements for the input under `s3://udacity-dend/<prefix>/`, loading the
+/// tables of `schema`.
+fn elt_sql(prefix: &str, mode: WriteMode, schema: Option<&str>) -> EltSql {
     let root = format!("s3://udacity-dend/{prefix}");
     let input = S3Input::new(
         &format!("{root}/log_data"),
@@ -464,7 +467,8 @@ fn elt_sql(prefix: &str, mode: WriteMode) -> EltSql {
         0,
     )
     .unwrap();
-    EltSql::redshift(mode, input)
+    let session = SessionSettings::with_schema(schema.map(|s| Ident::new(s).unwrap()));
+    EltSql::redshift(mode, &session, input)
 }
 
 /// Runs the ELT statements in order, as the library's ELT runner does: a failure inside the
@@ -487,14 +491,16 @@ async fn run_elt(emu: &mut Emulator, sql: &EltSql) -> Result<(), ExecError> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_previous_tables() {
+/// ELT replace of 15 days, then ELT merge of 30 days, on the emulated Redshift (tables in
+/// `schema`) and on PostgreSQL: equal after each. With `inject`, a failure at each statement of
+/// the merge must leave the 15-day tables.
+async fn elt_equals_postgres(schema: Option<&str>, inject: bool) {
     let Some(world) = World::start().await else {
         return;
     };
     world.database("rs").await;
     let reference = world.reference("reference").await;
-    let target = target(None);
+    let target = target(schema);
     let (_t15, in15, _w15) = transform(|d| d <= 15);
     world.s3.create_bucket("udacity-dend");
     upload(&world.s3, "udacity-dend", "d15", &in15);
@@ -506,39 +512,58 @@ async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_
     );
 
     let mut emu = world.redshift("rs").await;
+    if schema.is_some() {
+        // A decoy of the same name in public is never read or written.
+        emu.reader()
+            .batch_execute(
+                "CREATE TABLE public.users (user_id INTEGER); INSERT INTO public.users VALUES (-1)",
+            )
+            .await
+            .unwrap();
+    }
     execute(&mut emu, &plan_ddl(&target.sql(), true))
         .await
         .unwrap();
-    run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace))
+    run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace, schema))
         .await
         .unwrap();
     postgres_load(&reference, &in15, "replace", &["--mode", "elt"]);
-    assert_same(&emu, None, &reference, "ELT replace of days 1-15").await;
-    let before = tables(emu.reader(), None).await;
+    assert_same(&emu, schema, &reference, "ELT replace of days 1-15").await;
+    let before = tables(emu.reader(), schema).await;
 
     // A new session per run, as sparkify connects per run (the staging tables are temporary).
     let mut emu = world.redshift("rs").await;
-    run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge))
+    run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge, schema))
         .await
         .unwrap();
     postgres_load(&reference, &sample(), "merge", &["--mode", "elt"]);
-    assert_same(&emu, None, &reference, "ELT merge of days 1-30").await;
-    let after = tables(emu.reader(), None).await;
-
+    assert_same(&emu, schema, &reference, "ELT merge of days 1-30").await;
+    let after = tables(emu.reader(), schema).await;
+    if schema.is_some() {
+        let decoy = emu
+            .reader()
+            .query("SELECT user_id FROM public.users", &[])
+            .await
+            .unwrap();
+        assert_eq!(decoy.len(), 1);
+    }
+    if !inject {
+        return;
+    }
     let failed = fail_at_each_step(
         &world,
         "rs",
-        None,
+        schema,
         (&before, &after),
         "ELT merge",
         |mut emu| async move {
-            let ok = run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge))
+            let ok = run_elt(&mut emu, &elt_sql("d30", WriteMode::Merge, schema))
                 .await
                 .is_ok();
             (emu, ok)
         },
         |mut emu| async move {
-            run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace))
+            run_elt(&mut emu, &elt_sql("d15", WriteMode::Replace, schema))
                 .await
                 .unwrap();
             emu
@@ -546,6 +571,16 @@ async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_
     )
     .await;
     assert!(failed >= 30, "ELT: only {failed} failures failed the run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elt_equals_the_postgresql_target_and_a_failure_at_each_step_leaves_the_previous_tables() {
+    elt_equals_postgres(None, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elt_in_a_schema_equals_the_postgresql_target() {
+    elt_equals_postgres(Some("sparkify"), false).await;
 }
 
 // ---------------------------------------------------------------------------------------------
