@@ -692,7 +692,7 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .push(("staging".into(), "eu-west-1".into()));
     let e = load_error(&mut emu, &target, &run).await;
     assert!(e.contains("PermanentRedirect"), "{e}");
-    emu.bucket_regions.clear();
+    emu.bucket_regions.retain(|(bucket, _)| bucket != "staging");
 
     // Nothing of this changed a table.
     assert!(tables(emu.reader(), None).await == empty);
@@ -728,12 +728,21 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .await
         .unwrap_err();
     assert!(e.message.contains("Unmatched number of columns"), "{e}");
-    let errors = emu
-        .run("SELECT err_code, trim(err_reason) FROM stl_load_errors WHERE query = pg_last_copy_id();")
+    // A Parquet COPY's errors are Spectrum's: in svl_s3log, not in stl_load_errors.
+    let s3log = emu
+        .run("SELECT trim(message) FROM svl_s3log WHERE query = pg_last_copy_id();")
         .await
         .unwrap();
-    assert_eq!(errors.rows.len(), 1, "{errors:?}");
-    assert_eq!(errors.rows[0][0].as_deref(), Some("15007"));
+    assert_eq!(s3log.rows.len(), 1, "{s3log:?}");
+    assert!(s3log
+        .scalar()
+        .unwrap()
+        .contains("Unmatched number of columns"));
+    let stl = emu
+        .run("SELECT err_code FROM stl_load_errors WHERE query = pg_last_copy_id();")
+        .await
+        .unwrap();
+    assert!(stl.rows.is_empty(), "{stl:?}");
     admin
         .batch_execute("ALTER TABLE users DROP COLUMN extra")
         .await
@@ -754,4 +763,62 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
     emu.run("ROLLBACK;").await.unwrap();
     assert!(tables(emu.reader(), None).await == tables(&admin, None).await);
     assert_eq!(tables(&admin, None).await[0].1.len() as u64, rows["users"]);
+
+    // The catalog views a table-shape check reads answer the table's columns, in order.
+    let svv = emu
+        .run(
+            "SELECT column_name, data_type, character_maximum_length FROM svv_columns \
+             WHERE table_schema = 'public' AND table_name = 'songs' ORDER BY ordinal_position;",
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = svv.rows.iter().filter_map(|r| r[0].as_deref()).collect();
+    assert_eq!(names.join(", "), TABLES[1].column_list());
+    assert_eq!(svv.rows[1][1].as_deref(), Some("character varying"));
+    let def = emu
+        .run("SELECT \"column\", type FROM pg_table_def WHERE tablename = 'users';")
+        .await
+        .unwrap();
+    assert_eq!(def.rows.len(), TABLES[0].columns.len());
+    assert!(def
+        .rows
+        .iter()
+        .any(|r| r[1].as_deref() == Some("timestamp without time zone")));
+
+    // JSON COPY: a string longer than its column fails the record (error 1204 in
+    // stl_load_errors) unless TRUNCATECOLUMNS cuts it; the bucket's REGION must be named.
+    world.s3.create_bucket("udacity-dend");
+    upload(&world.s3, "udacity-dend", "in", &sample().join("song_data"));
+    emu.run("CREATE TEMP TABLE narrow (song_id VARCHAR(32), title VARCHAR(4));")
+        .await
+        .unwrap();
+    let json = |options: &str| {
+        format!(
+            "COPY narrow FROM 's3://udacity-dend/in/' IAM_ROLE '{ARN}' FORMAT AS JSON 'auto' \
+             {options} MAXERROR 0;"
+        )
+    };
+    let e = emu.run(&json("REGION 'us-west-2'")).await.unwrap_err();
+    assert!(e.message.contains("Check 'stl_load_errors'"), "{e}");
+    let stl = emu
+        .run("SELECT err_code, trim(colname) FROM stl_load_errors WHERE query = pg_last_copy_id();")
+        .await
+        .unwrap();
+    assert!(!stl.rows.is_empty());
+    assert!(stl
+        .rows
+        .iter()
+        .all(|r| r[0].as_deref() == Some("1204") && r[1].as_deref() == Some("title")));
+    let e = emu.run(&json("TRUNCATECOLUMNS")).await.unwrap_err();
+    assert!(e.message.contains("PermanentRedirect"), "{e}");
+    let loaded = emu
+        .run(&json("REGION 'us-west-2' TRUNCATECOLUMNS"))
+        .await
+        .unwrap();
+    assert_eq!(loaded.affected, 71);
+    let longest = emu
+        .run("SELECT MAX(OCTET_LENGTH(title)), COUNT(DISTINCT song_id) FROM narrow;")
+        .await
+        .unwrap();
+    assert_eq!(longest.rows[0], [Some("4".into()), Some("71".into())]);
 }

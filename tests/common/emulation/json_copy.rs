@@ -279,6 +279,7 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
                         column_type: c.pg_type.clone(),
                         code,
                         reason,
+                        spectrum: false,
                     })
                 })
                 .collect();
@@ -295,6 +296,7 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
                 column_type: String::new(),
                 code: 1224,
                 reason: reason.clone(),
+                spectrum: false,
             });
         }
     }

@@ -58,6 +58,8 @@ pub struct LoadError {
     pub column_type: String,
     /// Redshift's load error code (1204 over-long string, 1207 invalid digit, 15007 Spectrum).
     pub code: i32,
+    /// A Spectrum (Parquet) scan error rather than a load error of a text or JSON COPY.
+    pub spectrum: bool,
     /// The reason.
     pub reason: String,
 }
@@ -200,8 +202,8 @@ impl Emulator {
         for r in rows {
             let sql = format!(
                 "INSERT INTO emulation_sys.load_errors (session_id, query, file_name, line_number, \
-                 column_name, column_type, error_code, error_message) VALUES ({}, {}, {}, {}, {}, \
-                 {}, {}, {})",
+                 column_name, column_type, error_code, error_message, spectrum) VALUES ({}, {}, {}, \
+                 {}, {}, {}, {}, {}, {})",
                 self.session_pid,
                 self.last_copy_id,
                 literal(&r.file),
@@ -209,7 +211,8 @@ impl Emulator {
                 literal(&r.column),
                 literal(&r.column_type),
                 r.code,
-                literal(&r.reason)
+                literal(&r.reason),
+                r.spectrum
             );
             self.system
                 .batch_execute(&sql)

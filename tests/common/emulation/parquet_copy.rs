@@ -36,6 +36,7 @@ fn spectrum(file: &str, column: &Column, reason: String) -> Failure {
             column_type: column.pg_type.clone(),
             code: SPECTRUM,
             reason,
+            spectrum: true,
         }],
         server: None,
     }

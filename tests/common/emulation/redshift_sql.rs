@@ -16,24 +16,42 @@ LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = code, MESSAGE = mes
 
 -- The load-error log. Redshift's system tables are written outside the session's transaction:
 -- the emulator writes here from its second connection.
+-- `spectrum` marks the errors of a Parquet COPY, which Redshift scans through Spectrum: they are
+-- logged in SVL_S3LOG and SYS_EXTERNAL_QUERY_ERROR, not in STL_LOAD_ERRORS
+-- (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html).
 CREATE TABLE IF NOT EXISTS emulation_sys.load_errors (
     session_id integer, query bigint, start_time timestamp DEFAULT clock_timestamp(),
     file_name text, line_number bigint, column_name text, column_type text,
-    error_code integer, error_message text
+    error_code integer, error_message text, spectrum boolean
 );
 
--- SYS_LOAD_ERROR_DETAIL: https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html
+-- SYS_LOAD_ERROR_DETAIL (every COPY): https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html
 CREATE OR REPLACE VIEW emulation_sys.sys_load_error_detail AS
 SELECT session_id, query AS query_id, start_time, file_name, line_number, column_name,
        column_type, error_code, error_message
 FROM emulation_sys.load_errors;
 
--- STL_LOAD_ERRORS: https://docs.aws.amazon.com/redshift/latest/dg/r_STL_LOAD_ERRORS.html
+-- STL_LOAD_ERRORS (text and JSON COPY): https://docs.aws.amazon.com/redshift/latest/dg/r_STL_LOAD_ERRORS.html
 CREATE OR REPLACE VIEW emulation_sys.stl_load_errors AS
 SELECT session_id AS session, query, start_time AS starttime, file_name AS filename,
        line_number, column_name AS colname, column_type AS type, error_code AS err_code,
        error_message AS err_reason
-FROM emulation_sys.load_errors;
+FROM emulation_sys.load_errors WHERE NOT spectrum;
+
+-- SVL_S3LOG (Spectrum scans): https://docs.aws.amazon.com/redshift/latest/dg/r_SVL_S3LOG.html
+CREATE OR REPLACE VIEW emulation_sys.svl_s3log AS
+SELECT session_id AS pid, query, 0 AS segment, 0 AS step, 0 AS node, 0 AS slice,
+       start_time AS eventtime, error_message AS message
+FROM emulation_sys.load_errors WHERE spectrum;
+
+-- SYS_EXTERNAL_QUERY_ERROR (Spectrum scans):
+-- https://docs.aws.amazon.com/redshift/latest/dg/SYS_EXTERNAL_QUERY_ERROR.html
+CREATE OR REPLACE VIEW emulation_sys.sys_external_query_error AS
+SELECT 100 AS user_id, query AS query_id, file_name AS file_location,
+       '-1:0:' || line_number AS rowid, column_name, ''::text AS original_value,
+       ''::text AS modified_value, 'UNSPECIFIED'::text AS trigger, 'ERROR'::text AS action,
+       ''::text AS action_value, error_code
+FROM emulation_sys.load_errors WHERE spectrum;
 
 -- SVV_COLUMNS (local tables): https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_COLUMNS.html
 CREATE OR REPLACE VIEW emulation_sys.svv_columns AS
@@ -177,6 +195,8 @@ fn rewrite(s: &str, last_copy_count: i64, last_copy_id: i64) -> String {
         for view in [
             "sys_load_error_detail",
             "stl_load_errors",
+            "svl_s3log",
+            "sys_external_query_error",
             "svv_columns",
             "pg_table_def",
         ] {
