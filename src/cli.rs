@@ -247,7 +247,7 @@ impl TransformArgs {
                 ..WriterOptions::default()
             },
             s3: S3Options {
-                region: config.get("S3", "REGION"),
+                region: config.input_region(),
                 concurrency: self.s3_concurrency,
             },
             limits: crate::source::Limits {
@@ -398,7 +398,7 @@ fn describe_redshift_load(
     out.push_str(&redshift::plan_for_dry_run(rs, RUN_ID, mode)?.script());
     out.push_str(
         "-- after a failed COPY (and ROLLBACK), its load errors are read from \
-         sys_load_error_detail, else stl_load_errors\n",
+         sys_load_error_detail, else stl_load_errors, else svl_s3log\n",
     );
     Ok(out)
 }

@@ -1,7 +1,7 @@
 //! `dwh.cfg`: the INI file of the original project, with environment overrides.
 //!
 //! Sections and keys: `[CLUSTER] HOST DB_NAME DB_USER DB_PASSWORD DB_PORT`, `[IAM_ROLE] ARN`,
-//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION`. Values may be wrapped in `'…'` or `"…"`.
+//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION INPUT_REGION STAGING_REGION`. Values may be wrapped in `'…'` or `"…"`.
 //! `SPARKIFY_<SECTION>_<KEY>` in the environment overrides the file (e.g.
 //! `SPARKIFY_CLUSTER_DB_PASSWORD`), so no secret has to live in a file.
 
@@ -162,6 +162,20 @@ impl Config {
             .get(&(section.to_string(), key.to_string()))
             .filter(|v| !v.is_empty())
             .cloned()
+    }
+
+    /// The region of the input bucket (`[S3] INPUT_REGION`, else `REGION`): the SDK region for
+    /// reading it, and `COPY … REGION` of an ELT run on Redshift.
+    pub fn input_region(&self) -> Option<String> {
+        self.get("S3", "INPUT_REGION")
+            .or_else(|| self.get("S3", "REGION"))
+    }
+
+    /// The region of the staging bucket (`[S3] STAGING_REGION`, else `REGION`): the SDK region
+    /// for publishing runs there. Parquet COPY needs it to be the cluster's region.
+    pub fn staging_region(&self) -> Option<String> {
+        self.get("S3", "STAGING_REGION")
+            .or_else(|| self.get("S3", "REGION"))
     }
 
     /// A required value.

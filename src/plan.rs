@@ -190,7 +190,8 @@ pub struct TransformPlan {
 /// S3 access settings of a plan (credentials and endpoint come from the standard AWS chain).
 #[derive(Debug, Clone)]
 pub struct S3Options {
-    /// Region, from `[S3] REGION`; `None` uses the AWS chain.
+    /// Region of the input bucket, from `[S3] INPUT_REGION` (else `REGION`); `None` uses the AWS
+    /// chain.
     pub region: Option<String>,
     /// S3 requests in flight at once.
     pub concurrency: usize,

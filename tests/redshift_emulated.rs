@@ -21,10 +21,11 @@ use sparkify::config::Config;
 use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, PublishOptions};
 use sparkify::source::s3::{s3_client, S3Settings, StaticCredentials};
-use sparkify::warehouse::elt::sql::{EltSql, S3Input, Step};
+use sparkify::warehouse::elt;
+use sparkify::warehouse::elt::sql::{EltSql, S3Input};
 use sparkify::warehouse::literal::Ident;
 use sparkify::warehouse::redshift::{
-    execute, load_run, parquet_rows, plan_ddl, publish_and_load, ExecError, Executor,
+    execute, load_run, parquet_rows, plan_ddl, publish_and_load, Executor,
     RedshiftError, RedshiftTarget, RunLoad,
 };
 use sparkify::warehouse::session::SessionSettings;
@@ -471,24 +472,11 @@ fn elt_sql(prefix: &str, mode: WriteMode, schema: Option<&str>) -> EltSql {
     EltSql::redshift(mode, &session, input)
 }
 
-/// Runs the ELT statements in order, as the library's ELT runner does: a failure inside the
-/// transaction is followed by ROLLBACK (a failed COMMIT has ended it already).
-async fn run_elt(emu: &mut Emulator, sql: &EltSql) -> Result<(), ExecError> {
-    let mut in_transaction = false;
-    for step in sql.steps() {
-        if let Err(e) = emu.run(step.sql()).await {
-            if in_transaction && !matches!(step, Step::Commit) {
-                let _ = emu.run("ROLLBACK;").await;
-            }
-            return Err(e);
-        }
-        match step {
-            Step::Begin => in_transaction = true,
-            Step::Commit => in_transaction = false,
-            _ => {}
-        }
-    }
-    Ok(())
+/// Runs the ELT statements with the library's ELT runner.
+async fn run_elt(emu: &mut Emulator, sql: &EltSql) -> sparkify::Result<()> {
+    elt::run::execute(emu, sql, None, &mut elt::run::Staged::default())
+        .await
+        .map(drop)
 }
 
 /// ELT replace of 15 days, then ELT merge of 30 days, on the emulated Redshift (tables in

@@ -194,3 +194,128 @@ fn every_command_stays_in_its_schema() {
         "{err}"
     );
 }
+
+#[test]
+fn a_held_lock_fails_the_statement_after_the_lock_timeout() {
+    let Some(pg) = TestPg::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let db = "lock_wait";
+    let url = pg.url_for(&rt().block_on(pg.create_database(db)));
+    sparkify_ok(cwd, &["create-tables", "--target", &url]);
+    let runtime = rt();
+    let holder = runtime.block_on(async {
+        let client = pg.connect_to(db).await;
+        client
+            .batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE;")
+            .await
+            .unwrap();
+        client
+    });
+    let out = sparkify(cwd, &["check", "--target", &url, "--lock-timeout", "1s"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("lock timeout") && err.contains("55P03"),
+        "{err}"
+    );
+    // A bad value is refused naming the flag, before anything connects.
+    let out = sparkify(
+        cwd,
+        &["check", "--target", &url, "--lock-timeout", "5 days"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--lock-timeout"), "{err}");
+    drop(holder);
+}
+
+/// Runs sparkify, which must fail with exit 2; its stderr.
+fn fails(cwd: &Path, args: &[&str]) -> String {
+    let out = sparkify(cwd, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_table_of_another_shape_stops_every_command_having_changed_nothing() {
+    let Some(pg) = TestPg::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let db = "old_shapes";
+    let url = pg.url_for(&rt().block_on(pg.create_database(db)));
+    let exec = |sql: &str| {
+        rt().block_on(async {
+            let client = pg.connect_to(db).await;
+            client
+                .batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    };
+    let tables = || -> Vec<String> {
+        rt().block_on(async {
+            let client = pg.connect_to(db).await;
+            client
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public' ORDER BY 1",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+    };
+    // An older `users` without level_at, holding one row.
+    exec(
+        "CREATE TABLE users (user_id INTEGER PRIMARY KEY, first_name VARCHAR(256), \
+         last_name VARCHAR(256), gender VARCHAR(16), level VARCHAR(16));
+         INSERT INTO users VALUES (1, 'Old', 'Row', 'F', 'free');",
+    );
+    let wanted = "table users is not shaped as sparkify loads it: column 6 (level_at): found no \
+                  column, wanted level_at TIMESTAMP; nothing was changed";
+    let input = sample();
+    let input = input.to_str().unwrap();
+    for args in [
+        vec!["create-tables", "--target", &url],
+        vec!["etl", "--input", input, "--output", "w1", "--target", &url],
+        vec![
+            "etl", "--mode", "elt", "--input", input, "--output", "w2", "--target", &url,
+        ],
+    ] {
+        let err = fails(cwd, &args);
+        assert!(err.contains(wanted), "{args:?}: {err}");
+        assert_eq!(tables(), ["users"], "{args:?} created tables");
+    }
+    assert_eq!(counts_of(&pg, db, "users"), 1);
+
+    // A songplays from an older Udacity solution: songplay_id SERIAL.
+    exec(
+        "DROP TABLE users;
+         CREATE TABLE songplays (songplay_id SERIAL PRIMARY KEY, start_time TIMESTAMP NOT NULL, \
+         user_id INTEGER NOT NULL, level VARCHAR(16), song_id VARCHAR(32), artist_id VARCHAR(32), \
+         session_id INTEGER NOT NULL, location VARCHAR(512), user_agent VARCHAR(512));",
+    );
+    let err = fails(cwd, &["create-tables", "--target", &url]);
+    assert!(
+        err.contains("table songplays is not shaped as sparkify loads it: column 1 (songplay_id): found songplay_id integer DEFAULT nextval("),
+        "{err}"
+    );
+    assert_eq!(tables(), ["songplays"]);
+}
+
+/// Rows of `public.<table>`.
+fn counts_of(pg: &TestPg, db: &str, table: &str) -> i64 {
+    rt().block_on(async {
+        let client = pg.connect_to(db).await;
+        client
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    })
+}

@@ -286,9 +286,7 @@ pub async fn run(
                     check,
                 });
             }
-            Err(ExecError::Statement { source, .. })
-                if source.code() == Some(&SqlState::UNDEFINED_TABLE) =>
-            {
+            Err(e) if e.code() == Some(SqlState::UNDEFINED_TABLE.code()) => {
                 // Each table's first check reads only that table, and every table is counted
                 // before any reference is followed, so the missing table is `check.table`.
                 let reason = format!("table {} does not exist", check.table);

@@ -19,6 +19,7 @@ pub mod redshift;
 pub mod render;
 mod reserved;
 pub mod session;
+pub mod shape;
 pub mod sql;
 pub mod template;
 

@@ -13,7 +13,7 @@
 //!
 //! After every COPY, `pg_last_copy_count()` must equal the rows the run wrote (recorded in
 //! `_latest`), so a partial load fails instead of committing. A failed COPY is reported with the
-//! rows of `sys_load_error_detail` (or `stl_load_errors`). `TRUNCATE` and `ALTER TABLE APPEND`
+//! rows of `sys_load_error_detail`, `stl_load_errors` or `svl_s3log` (see [`load_error_queries`]). `TRUNCATE` and `ALTER TABLE APPEND`
 //! commit implicitly and are never used. Any failure before `COMMIT` rolls back: the final tables
 //! keep their previous state, and a rerun of the same run gives the same tables.
 //!
@@ -21,7 +21,6 @@
 //! [`Executor`], so `--dry-run` prints exactly the statements a load runs, and tests run the plan
 //! against a recording fake.
 
-mod executor;
 mod target;
 
 use std::collections::BTreeMap;
@@ -30,15 +29,17 @@ use std::path::{Path, PathBuf};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-pub use executor::{ExecError, Executor, Reply};
+pub use super::exec::{Executor, Reply, ServerError};
 pub use target::{RedshiftTarget, DEFAULT_PORT};
 
-use super::postgres::{first_line, LoadReport, PgError, TableLoad};
+use super::exec::{first_line, on_table};
+use super::postgres::{LoadReport, PgError, TableLoad};
 use super::sql::{load_error_queries, InvalidLiteral, RedshiftLoad, S3Url, Sql, WriteMode};
 use crate::schema::{Table, TABLES};
 use crate::sink::s3::{
     manifest_key, publish_to_s3_with, read_latest, LatestRun, PublishError, PublishOptions,
 };
+use crate::source::s3::S3Location;
 
 /// Everything that can go wrong loading Redshift. Messages name the table, statement, manifest or
 /// config key involved, and never contain the password.
@@ -141,10 +142,6 @@ pub enum RedshiftError {
         /// The server's explanation.
         reason: String,
     },
-}
-
-fn on_table(table: Option<&str>) -> String {
-    table.map(|t| format!(" for table {t}")).unwrap_or_default()
 }
 
 /// Result type of this module.
@@ -562,14 +559,16 @@ async fn run_steps<E: Executor>(
 }
 
 /// What the load-error tables say about this session's failed COPY, as one line: the newest rows
-/// of `sys_load_error_detail`, else of `stl_load_errors`, else why neither could be read.
+/// of the first of [`load_error_queries`] that has any, else why none could tell.
+///
+/// Inside a transaction Redshift answers nothing but `ROLLBACK` after a failure (SQLSTATE 25P02),
+/// so the caller rolls back first; the queries select by session, which survives the rollback.
 async fn load_errors<E: Executor>(exec: &mut E) -> String {
     let mut failures = Vec::new();
+    let mut answered = false;
     for query in load_error_queries() {
         match exec.run(query).await {
-            Ok(reply) if reply.rows.is_empty() => {
-                return "the load-error tables hold no rows for this COPY".to_owned()
-            }
+            Ok(reply) if reply.rows.is_empty() => answered = true,
             Ok(reply) => {
                 let mut out = String::from("load errors:");
                 for row in &reply.rows {
@@ -595,7 +594,11 @@ async fn load_errors<E: Executor>(exec: &mut E) -> String {
             Err(e) => failures.push(format!("{}: {e}", first_line(query))),
         }
     }
-    format!("load error details unavailable ({})", failures.join("; "))
+    if answered {
+        "the load-error tables hold no rows for this COPY".to_owned()
+    } else {
+        format!("load error details unavailable ({})", failures.join("; "))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,6 +623,7 @@ pub async fn load_run<E: Executor>(
     run: &LatestRun,
     mode: WriteMode,
 ) -> Result<RunLoad> {
+    check_run_location(&target.staging, run)?;
     let sources = copy_sources(run)?;
     let plan = plan_load(&target.sql(), &sources, &target.iam_role, mode);
     let report = execute(exec, &plan).await?;
@@ -628,6 +632,29 @@ pub async fn load_run<E: Executor>(
         run_url: target.staging.url_of(&run.run_prefix),
         report,
     })
+}
+
+/// Refuses a run whose manifests are not under the `staging` prefix: `_latest` is read from S3,
+/// and COPY must read only runs published there, not whatever bucket a changed pointer names.
+pub fn check_run_location(staging: &S3Location, run: &LatestRun) -> Result<()> {
+    let prefix = format!(
+        "{}/",
+        staging.url_of(&staging.key("")).trim_end_matches('/')
+    );
+    match run
+        .tables
+        .iter()
+        .find(|t| !t.manifest_url.starts_with(&prefix) || t.manifest_url.contains("/../"))
+    {
+        Some(t) => Err(RedshiftError::Run {
+            run_id: run.run_id.clone(),
+            reason: format!(
+                "its manifest for {} is {}, outside the staging prefix {prefix}",
+                t.name, t.manifest_url
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Loads the run `_latest` names under the target's staging prefix.
@@ -762,6 +789,43 @@ mod tests {
             plan.steps.last().map(|s| s.sql.as_str()),
             Some("DROP TABLE stage_songs;\n")
         );
+    }
+
+    #[test]
+    fn a_manifest_outside_the_staging_prefix_is_refused() {
+        let staging = S3Location::parse("s3://bkt/dwh").unwrap();
+        let table = |url: &str| crate::sink::s3::LatestTable {
+            name: "users".into(),
+            manifest_key: String::new(),
+            manifest_url: url.into(),
+            files: 1,
+            bytes: 1,
+            rows: Some(1),
+        };
+        let mut run = LatestRun {
+            format: 1,
+            run_id: "r".into(),
+            previous_run_id: None,
+            bucket: "bkt".into(),
+            run_prefix: "dwh/runs/r/".into(),
+            published_at: 0,
+            tables: vec![table("s3://bkt/dwh/runs/r/users.manifest")],
+            rejects: Vec::new(),
+        };
+        assert!(check_run_location(&staging, &run).is_ok());
+        for bad in [
+            "s3://other/dwh/runs/r/users.manifest",
+            "s3://bkt/dwh2/runs/r/users.manifest",
+            "s3://bkt/users.manifest",
+            "s3://bkt/dwh/../x/users.manifest",
+        ] {
+            run.tables = vec![table(bad)];
+            let e = check_run_location(&staging, &run).unwrap_err().to_string();
+            assert!(
+                e.contains("outside the staging prefix s3://bkt/dwh/"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -177,6 +177,11 @@ impl EltSql {
         }
     }
 
+    /// The renderer of the final tables' statements (schema, session settings).
+    pub fn sql(&self) -> &Sql {
+        &self.sql
+    }
+
     /// The dialect.
     pub fn dialect(&self) -> Dialect {
         self.sql.dialect()

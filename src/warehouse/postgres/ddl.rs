@@ -24,6 +24,9 @@ pub async fn run_ddl(client: &mut Client, sql: &Sql, create: bool) -> Result<()>
             .await
             .map_err(statement_error(None, s))?;
     }
+    if create {
+        crate::warehouse::shape::check(client, sql).await?;
+    }
     let statements = if create {
         sql.create_tables()
     } else {

@@ -87,6 +87,7 @@ pub async fn load_with(
             .await
             .map_err(statement_error(None, s))?;
     }
+    crate::warehouse::shape::check(client, sql).await?;
     let tx = client
         .transaction()
         .await

@@ -22,7 +22,7 @@ pub const DEFAULT_PORT: u16 = 5439;
 /// Mozilla roots, which hold the Amazon Trust Services roots Redshift's certificates chain to, and
 /// the host name), `SSLROOTCERT` (a PEM file, or `system`: the bundled roots), `CHANNEL_BINDING`
 /// (libpq's `channel_binding`) and `SCHEMA`; `[IAM_ROLE] ARN`;
-/// `[S3] STAGING` (`s3://bucket/prefix`) and `REGION`. `SPARKIFY_<SECTION>_<KEY>` overrides any of
+/// `[S3] STAGING` (`s3://bucket/prefix`) and `STAGING_REGION` (else `REGION`). `SPARKIFY_<SECTION>_<KEY>` overrides any of
 /// them, e.g. `SPARKIFY_CLUSTER_DB_PASSWORD`. `Debug` and `Display` never show the password.
 #[derive(Debug, Clone)]
 pub struct RedshiftTarget {
@@ -34,7 +34,7 @@ pub struct RedshiftTarget {
     pub staging: S3Location,
     /// The schema of the star-schema tables; `None`: the user's search path.
     pub schema: Option<Ident>,
-    /// The S3 region (`[S3] REGION`); `None`: the AWS chain.
+    /// The staging bucket's region (`[S3] STAGING_REGION`, else `REGION`); `None`: the AWS chain.
     pub region: Option<String>,
 }
 
@@ -101,7 +101,7 @@ impl RedshiftTarget {
             iam_role,
             staging,
             schema,
-            region: config.get("S3", "REGION"),
+            region: config.staging_region(),
         })
     }
 

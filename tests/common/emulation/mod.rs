@@ -27,7 +27,7 @@ mod statement;
 
 use std::path::PathBuf;
 
-use sparkify::warehouse::redshift::{ExecError, Executor, Reply};
+use sparkify::warehouse::redshift::{ServerError, Executor, Reply};
 use tokio_postgres::{Client, NoTls};
 
 use self::statement::normalize;
@@ -42,7 +42,7 @@ pub struct Failure {
     /// Rows for the load-error views (`stl_load_errors`, `sys_load_error_detail`).
     pub load_errors: Vec<LoadError>,
     /// Already an error of the PostgreSQL session (its transaction state is already right).
-    pub server: Option<ExecError>,
+    pub server: Option<ServerError>,
 }
 
 /// One row of the load-error views.
@@ -74,8 +74,8 @@ pub fn redshift_error(code: &str, message: impl Into<String>) -> Failure {
     }
 }
 
-impl From<ExecError> for Failure {
-    fn from(e: ExecError) -> Failure {
+impl From<ServerError> for Failure {
+    fn from(e: ServerError) -> Failure {
         Failure {
             code: e.code.clone().unwrap_or_default(),
             message: e.message.clone(),
@@ -171,13 +171,13 @@ impl Emulator {
     }
 
     /// Runs PostgreSQL text on the session.
-    async fn pg(&mut self, sql: &str) -> Result<Reply, ExecError> {
+    async fn pg(&mut self, sql: &str) -> Result<Reply, ServerError> {
         Executor::run(&mut self.session, sql).await
     }
 
     /// Raises `failure` on the session (so that an open transaction is aborted, as Redshift
     /// aborts it) and returns the resulting error.
-    async fn raise(&mut self, failure: Failure) -> ExecError {
+    async fn raise(&mut self, failure: Failure) -> ServerError {
         if let Some(e) = failure.server {
             return e;
         }
@@ -221,7 +221,7 @@ impl Emulator {
         }
     }
 
-    async fn dispatch(&mut self, s: &str) -> Result<Reply, ExecError> {
+    async fn dispatch(&mut self, s: &str) -> Result<Reply, ServerError> {
         let upper = s.to_ascii_uppercase();
         if let Some(rest) = s.strip_prefix("COPY ").or_else(|| s.strip_prefix("copy ")) {
             self.next_query_id += 1;
@@ -265,7 +265,7 @@ pub fn literal(s: &str) -> String {
 }
 
 impl Executor for Emulator {
-    async fn run(&mut self, sql: &str) -> Result<Reply, ExecError> {
+    async fn run(&mut self, sql: &str) -> Result<Reply, ServerError> {
         self.log.push(sql.to_owned());
         let index = self.statements;
         self.statements += 1;
@@ -283,7 +283,7 @@ impl Executor for Emulator {
                 // isolation violation, reported at COMMIT).
                 let _ = self.pg("ROLLBACK").await;
                 self.in_transaction = false;
-                Err(ExecError {
+                Err(ServerError {
                     code: Some("40001".into()),
                     message: format!("ERROR: {message} (SQLSTATE 40001)"),
                 })

@@ -1,18 +1,23 @@
 //! Running statements on a warehouse connection (PostgreSQL or Redshift, both over the PostgreSQL
-//! protocol), with errors that name the warehouse, the table and the statement.
+//! protocol), with one error type that names the warehouse, the table, the statement and its
+//! SQLSTATE. [`Executor`] is the one connection type plans run over.
+
+mod session;
 
 use std::fmt;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::postgres::{describe, PgTarget};
+pub use session::{Executor, Reply, ServerError};
+
+use super::postgres::PgTarget;
 use super::sql::{statement_body, Dialect, Sql};
 
 /// Errors of the ELT run, the checks and the analytics queries.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// A statement failed.
-    #[error("{warehouse} statement failed{}: `{statement}`: {reason}", on_table(*table))]
+    #[error("{warehouse} statement failed{}: `{statement}`: {source}", on_table(*table))]
     Statement {
         /// `PostgreSQL` or `Redshift`.
         warehouse: Warehouse,
@@ -20,11 +25,9 @@ pub enum ExecError {
         table: Option<&'static str>,
         /// The statement's first line that is not a comment.
         statement: String,
-        /// The server's explanation.
-        reason: String,
-        /// The driver error.
+        /// The server's SQLSTATE and explanation.
         #[source]
-        source: tokio_postgres::Error,
+        source: ServerError,
     },
     /// The connection was lost during `COMMIT`: the server may or may not have committed.
     #[error(
@@ -36,10 +39,10 @@ pub enum ExecError {
         warehouse: Warehouse,
         /// The driver's explanation.
         reason: String,
-        /// The driver error.
-        #[source]
-        source: tokio_postgres::Error,
     },
+    /// An existing table is not shaped as the star schema; nothing was changed.
+    #[error(transparent)]
+    Shape(#[from] super::shape::ShapeError),
     /// A value for Redshift's COPY is unusable.
     #[error(transparent)]
     Literal(#[from] super::literal::InvalidLiteral),
@@ -76,7 +79,8 @@ pub enum ExecError {
     },
 }
 
-fn on_table(table: Option<&str>) -> String {
+/// ` for table <name>`, or nothing, for messages.
+pub(crate) fn on_table(table: Option<&str>) -> String {
     table.map(|t| format!(" for table {t}")).unwrap_or_default()
 }
 
@@ -113,12 +117,31 @@ pub fn statement_error<'a>(
     table: Option<&'static str>,
     sql: &'a str,
 ) -> impl FnOnce(tokio_postgres::Error) -> ExecError + 'a {
-    move |source| ExecError::Statement {
-        warehouse: Warehouse(dialect),
-        table,
-        statement: first_line(sql),
-        reason: describe(&source),
-        source,
+    move |source| ExecError::statement(dialect, table, sql, ServerError::from_driver(&source))
+}
+
+impl ExecError {
+    /// The error of statement `sql` (for `table`) that failed with `source`.
+    pub fn statement(
+        dialect: Dialect,
+        table: Option<&'static str>,
+        sql: &str,
+        source: ServerError,
+    ) -> ExecError {
+        ExecError::Statement {
+            warehouse: Warehouse(dialect),
+            table,
+            statement: first_line(sql),
+            source,
+        }
+    }
+
+    /// The SQLSTATE of a failed statement, if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ExecError::Statement { source, .. } => source.code.as_deref(),
+            _ => None,
+        }
     }
 }
 
@@ -137,35 +160,6 @@ pub async fn connect(target: &PgTarget, dialect: Dialect) -> crate::Result<Clien
         batch(&client, dialect, None, &statement).await?;
     }
     Ok(client)
-}
-
-/// Runs one statement; returns the rows it affected.
-pub async fn execute(
-    client: &Client,
-    dialect: Dialect,
-    table: Option<&'static str>,
-    sql: &str,
-) -> Result<u64, ExecError> {
-    client
-        .execute(statement_body(sql), &[])
-        .await
-        .map_err(statement_error(dialect, table, sql))
-}
-
-/// Runs `COMMIT`. A failure without an SQLSTATE (connection lost) leaves the outcome unknown and
-/// says so ([`ExecError::CommitUnknown`]); one with an SQLSTATE was rolled back by the server.
-pub async fn commit(client: &Client, dialect: Dialect) -> Result<(), ExecError> {
-    client.batch_execute("COMMIT").await.map_err(|source| {
-        if source.code().is_none() {
-            ExecError::CommitUnknown {
-                warehouse: Warehouse(dialect),
-                reason: describe(&source),
-                source,
-            }
-        } else {
-            statement_error(dialect, None, "COMMIT")(source)
-        }
-    })
 }
 
 /// Runs a script of statements (BEGIN, COMMIT, DDL) for their effect.
