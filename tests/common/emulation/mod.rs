@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 mod copy;
+pub mod harness;
 mod json_copy;
 mod objects;
 mod parquet_copy;
@@ -27,7 +28,7 @@ mod statement;
 
 use std::path::PathBuf;
 
-use sparkify::warehouse::redshift::{ServerError, Executor, Reply};
+use sparkify::warehouse::redshift::{Executor, Reply, ServerError};
 use tokio_postgres::{Client, NoTls};
 
 use self::statement::normalize;
