@@ -21,6 +21,9 @@ use super::super::s3::{TestS3, REGION};
 use super::super::{copy_sample, load_json, sparkify_ok};
 use super::Emulator;
 
+/// A table's name and its sorted rows.
+pub type Table = (String, Rows);
+
 pub const ARN: &str = "arn:aws:iam::123456789012:role/sparkify-redshift";
 /// The cluster's region, and the staging bucket's.
 pub const CLUSTER_REGION: &str = "us-east-1";
@@ -32,9 +35,9 @@ pub const INPUT_REGION: &str = "us-west-2";
 // ---------------------------------------------------------------------------------------------
 
 pub fn target(schema: Option<&str>) -> RedshiftTarget {
-    let mut text = format!(
+    let mut text = String::from(
         "[CLUSTER]\nHOST=example-cluster.abc123xyz789.us-east-1.redshift.amazonaws.com\n\
-         DB_NAME=dev\nDB_USER=awsuser\nDB_PASSWORD=pw\nDB_PORT=5439\n"
+         DB_NAME=dev\nDB_USER=awsuser\nDB_PASSWORD=pw\nDB_PORT=5439\n",
     );
     if let Some(s) = schema {
         text.push_str(&format!("SCHEMA={s}\n"));
@@ -195,7 +198,7 @@ pub async fn fail_at_each_step<F, Fut, R, RFut>(
     world: &World,
     db: &str,
     schema: Option<&str>,
-    (before, after): (&[(String, Rows)], &[(String, Rows)]),
+    (before, after): (&[Table], &[Table]),
     what: &str,
     mut attempt: F,
     mut reset: R,
