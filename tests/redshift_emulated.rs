@@ -574,4 +574,44 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(longest.rows[0], [Some("4".into()), Some("71".into())]);
+
+    // TIMEFORMAT 'epochmillisecs' reads the events' numeric ts as times; without it a number
+    // does not load into a TIMESTAMP (error 1206).
+    upload(
+        &world.s3,
+        "udacity-dend",
+        "logs",
+        &sample().join("log_data"),
+    );
+    let events: usize = std::fs::read_dir(sample().join("log_data/2018/11"))
+        .unwrap()
+        .map(|f| {
+            let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+            text.lines().filter(|l| !l.trim().is_empty()).count()
+        })
+        .sum();
+    emu.run("CREATE TEMP TABLE times (ts TIMESTAMP, page VARCHAR(16));")
+        .await
+        .unwrap();
+    let times = |options: &str| {
+        format!(
+            "COPY times FROM 's3://udacity-dend/logs/' IAM_ROLE '{ARN}' FORMAT AS JSON 'auto' \
+             REGION 'us-west-2' {options};"
+        )
+    };
+    let e = emu.run(&times("")).await.unwrap_err();
+    assert!(e.message.contains("Check 'stl_load_errors'"), "{e}");
+    let loaded = emu
+        .run(&times("TIMEFORMAT 'epochmillisecs'"))
+        .await
+        .unwrap();
+    assert_eq!(loaded.affected as usize, events);
+    let outside = emu
+        .run(
+            "SELECT COUNT(*) FROM times WHERE ts < '2018-11-01' OR ts >= '2018-12-01' \
+             OR ts IS NULL;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(outside.scalar(), Some("0"));
 }

@@ -164,10 +164,10 @@ fn convert(
         "double precision" | "real" => number(text.parse::<f64>().is_ok()),
         "timestamp without time zone" => match (copy.time_format.as_deref(), text.parse::<i64>()) {
             (Some(f), Ok(n)) if f.eq_ignore_ascii_case("epochmillisecs") => {
-                Ok(Some(format!("epoch_ms:{n}")))
+                Ok(Some(epoch_ms_text(n)))
             }
             (Some(f), Ok(n)) if f.eq_ignore_ascii_case("epochsecs") => {
-                Ok(Some(format!("epoch_ms:{}", n * 1000)))
+                Ok(Some(epoch_ms_text(n.saturating_mul(1000))))
             }
             (_, Ok(_)) => Err((1206, format!("Invalid timestamp format or value '{text}'"))),
             _ => Ok(Some(text)),
@@ -310,17 +310,6 @@ pub fn read(root: &Path, copy: &Copy, spec: &str, columns: &[Column]) -> Result<
             load_errors: errors,
             server: None,
         });
-    }
-    // Epoch times become PostgreSQL timestamps in text.
-    for row in &mut rows {
-        for v in row.iter_mut().flatten() {
-            if let Some(ms) = v
-                .strip_prefix("epoch_ms:")
-                .and_then(|n| n.parse::<i64>().ok())
-            {
-                *v = epoch_ms_text(ms);
-            }
-        }
     }
     Ok(rows)
 }

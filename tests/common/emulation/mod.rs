@@ -15,6 +15,9 @@
 //!
 //! A failure can be injected at any statement ([`Emulator::fail_at`]): the statement is not run
 //! and fails as a server error would (a failed `COMMIT` rolls the transaction back).
+//!
+//! [`harness`] is the tests' world around it (servers, reference loads, comparisons), not part of
+//! the emulation.
 
 #![allow(dead_code)]
 
@@ -23,7 +26,7 @@ pub mod harness;
 mod json_copy;
 mod objects;
 mod parquet_copy;
-pub mod redshift_sql;
+mod redshift_sql;
 mod statement;
 
 use std::path::PathBuf;

@@ -26,13 +26,13 @@ pub fn read(root: &Path, url: &str) -> Result<Option<Vec<u8>>, Failure> {
     let Some(path) = path_of(root, url)? else {
         return Ok(None);
     };
+    // A folder is a key prefix, not an object.
+    if path.is_dir() {
+        return Ok(None);
+    }
     match std::fs::read(&path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) if path.is_dir() => {
-            let _ = e;
-            Ok(None)
-        }
         Err(e) => Err(redshift_error("XX000", format!("S3 read of {url}: {e}"))),
     }
 }
