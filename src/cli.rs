@@ -31,6 +31,43 @@ pub struct Cli {
     /// No progress bars, no summary table; errors only.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Warehouse schema of the star-schema tables, for every warehouse command and target
+    /// (overrides [CLUSTER] SCHEMA; default: the user's search path).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub schema: Option<String>,
+    /// Longest a warehouse statement may run: 300, 300s, 5m, 2h; 0 = no limit (overrides
+    /// [CLUSTER] STATEMENT_TIMEOUT) [default: 2h].
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+    /// Longest a PostgreSQL statement may wait for a lock (overrides [CLUSTER] LOCK_TIMEOUT; on
+    /// Redshift the statement timeout bounds lock waits) [default: 5m].
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+}
+
+/// Applies `--schema`, `--statement-timeout` and `--lock-timeout` over the config, after checking
+/// them (a bad value is refused naming the flag).
+fn apply_session_flags(cli: &Cli, config: &mut Config) -> Result<()> {
+    use crate::warehouse::session::parse_duration;
+    if let Some(schema) = &cli.schema {
+        crate::warehouse::literal::Ident::new(schema)
+            .map_err(|e| Error::Usage(format!("--schema: {e}")))?;
+        config.set_override("CLUSTER", "SCHEMA", schema);
+    }
+    for (flag, key, value) in [
+        (
+            "--statement-timeout",
+            "STATEMENT_TIMEOUT",
+            &cli.statement_timeout,
+        ),
+        ("--lock-timeout", "LOCK_TIMEOUT", &cli.lock_timeout),
+    ] {
+        if let Some(v) = value {
+            parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+            config.set_override("CLUSTER", key, v);
+        }
+    }
+    Ok(())
 }
 
 /// The commands.
@@ -210,7 +247,7 @@ impl TransformArgs {
                 ..WriterOptions::default()
             },
             s3: S3Options {
-                region: config.get("S3", "REGION"),
+                region: config.input_region(),
                 concurrency: self.s3_concurrency,
             },
             limits: crate::source::Limits {
@@ -251,7 +288,8 @@ fn config_input(config: &Config) -> Result<Option<String>> {
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
+    apply_session_flags(&cli, &mut config)?;
     let progress = Progress::new(cli.quiet);
     match &cli.command {
         Command::Etl(args) => {
@@ -316,13 +354,20 @@ pub fn run(cli: Cli) -> Result<i32> {
 fn describe_load(target: &Target, mode: WriteMode, from_latest: bool) -> Result<String> {
     Ok(match target {
         Target::Local => "load:      none (--target local)\n".into(),
-        Target::Postgres(pg) => format!(
-            "load:      {pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction\n",
-            match mode {
-                WriteMode::Merge => "DELETE matching keys + INSERT",
-                WriteMode::Replace => "DELETE all + INSERT",
-            }
-        ),
+        Target::Postgres(pg) => {
+            let mut out = format!(
+                "load:      {pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction\nstatements:\n",
+                match mode {
+                    WriteMode::Merge => "DELETE matching keys + INSERT",
+                    WriteMode::Replace => "DELETE all + INSERT",
+                }
+            );
+            out.push_str(&crate::warehouse::postgres::load_script(
+                &pg.sql(crate::warehouse::sql::Dialect::Postgres),
+                mode,
+            ));
+            out
+        }
         Target::Redshift(rs) => describe_redshift_load(rs, mode, from_latest)?,
     })
 }
@@ -353,7 +398,7 @@ fn describe_redshift_load(
     out.push_str(&redshift::plan_for_dry_run(rs, RUN_ID, mode)?.script());
     out.push_str(
         "-- after a failed COPY (and ROLLBACK), its load errors are read from \
-         sys_load_error_detail, else stl_load_errors\n",
+         sys_load_error_detail, else stl_load_errors, else svl_s3log\n",
     );
     Ok(out)
 }
@@ -438,14 +483,18 @@ fn ddl_command(args: &TargetArgs, config: &Config, create: bool) -> Result<i32> 
         }
     };
     if args.dry_run {
-        let sql = crate::warehouse::sql::Sql::new(crate::warehouse::sql::Dialect::Postgres, None);
+        let sql = pg.sql(crate::warehouse::sql::Dialect::Postgres);
         println!("-- on {pg}");
         let statements = if create {
             sql.create_tables()
         } else {
             sql.drop_tables()
         };
-        for statement in statements {
+        let mut script: Vec<String> = sql.setup().to_vec();
+        script.push("BEGIN;".into());
+        script.extend(statements);
+        script.push("COMMIT;".into());
+        for statement in script {
             println!("{};", statement.trim_end().trim_end_matches(';'));
         }
         return Ok(0);

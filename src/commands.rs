@@ -48,6 +48,9 @@ pub struct CheckArgs {
     /// Print the outcome as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print the statements the checks run, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Flags of `query`.
@@ -81,6 +84,34 @@ pub struct QueryArgs {
     /// Print the result as CSV (a header line, then one line per row).
     #[arg(long)]
     pub csv: bool,
+    /// Print the statements the query runs, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What `--dry-run` prints for `check` and `query`: where, the session's statements, then
+/// `statements`.
+fn print_plan(
+    target: &str,
+    allow_insecure: bool,
+    config: &Config,
+    local: Option<&Path>,
+    statements: &[String],
+) -> Result<i32> {
+    let mut script = Vec::new();
+    match local {
+        Some(dir) => println!("-- on the local Parquet in {}", dir.display()),
+        None => {
+            let (target, dialect) = warehouse(target, allow_insecure, config)?;
+            println!("-- on {target}");
+            script = crate::warehouse::exec::session_statements(&target.sql(dialect));
+        }
+    }
+    script.extend(statements.iter().cloned());
+    for statement in script {
+        println!("{};", statement.trim_end().trim_end_matches(';'));
+    }
+    Ok(0)
 }
 
 /// The Parquet folder of `--target local`: `--input`, else `./warehouse`. `--input` with a server
@@ -132,11 +163,14 @@ pub fn etl_elt(
         Target::Postgres(pg) if dry_run => {
             println!("mode:      elt on {pg} ({mode})");
             println!("read:      {}/{{song_data,log_data}}/**.json[.gz], parsed by sparkify and streamed into the staging tables", plan.input);
-            println!("execute:\n{}", EltSql::postgres(mode).script());
+            println!(
+                "execute:\n{}",
+                EltSql::postgres(mode, pg.session()).script()
+            );
             return Ok(0);
         }
-        Target::Redshift(_) if dry_run => {
-            let sql = EltSql::redshift(mode, elt::redshift_input(config, plan)?);
+        Target::Redshift(rs) if dry_run => {
+            let sql = EltSql::redshift(mode, &rs.session(), elt::redshift_input(config, plan)?);
             println!("mode:      elt on Redshift ({mode}); COPY reads the JSON from S3");
             println!("execute:\n{}", sql.script());
             return Ok(0);
@@ -160,12 +194,22 @@ pub fn check_command(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i
         None => BTreeMap::new(),
     };
     let checks = check::checks(&expected);
+    if args.dry_run {
+        let statements: Vec<String> = checks.iter().map(|c| c.sql.clone()).collect();
+        return print_plan(
+            &args.target,
+            args.allow_insecure,
+            config,
+            local.as_deref(),
+            &statements,
+        );
+    }
     let report = if let Some(dir) = local {
         LocalWarehouse::open(&dir)?.check(checks)?
     } else {
         let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
         crate::warehouse::runtime()?.block_on(async {
-            let client = target.connect().await?;
+            let client = crate::warehouse::exec::connect(&target, dialect).await?;
             Ok::<_, Error>(check::run(&client, dialect, checks).await?)
         })?
     };
@@ -204,6 +248,21 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
         (None, None) => None,
     };
     if let Some(query) = adhoc {
+        if args.dry_run {
+            let statements = match local {
+                Some(_) => vec![query.sql().to_owned()],
+                None => ["BEGIN READ ONLY", query.sql(), "ROLLBACK"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            };
+            return print_plan(
+                &args.target,
+                args.allow_insecure,
+                config,
+                local.as_deref(),
+                &statements,
+            );
+        }
         return adhoc_command(args, config, local, &query);
     }
     let name = args.name.as_deref().unwrap_or_default();
@@ -212,6 +271,15 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
             "no query named {name:?}; `sparkify query --list` shows them"
         ))
     })?;
+    if args.dry_run {
+        return print_plan(
+            &args.target,
+            args.allow_insecure,
+            config,
+            local.as_deref(),
+            &[analytic.sql.to_owned()],
+        );
+    }
     let result = if let Some(dir) = local {
         query::QueryResult {
             query: analytic.name,
@@ -221,7 +289,7 @@ pub fn query_command(args: &QueryArgs, config: &Config) -> Result<i32> {
     } else {
         let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
         crate::warehouse::runtime()?.block_on(async {
-            let client = target.connect().await?;
+            let client = crate::warehouse::exec::connect(&target, dialect).await?;
             Ok::<_, Error>(query::run(&client, dialect, analytic).await?)
         })?
     };
@@ -247,7 +315,7 @@ fn adhoc_command(
     } else {
         let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
         crate::warehouse::runtime()?.block_on(async {
-            let client = target.connect().await?;
+            let client = crate::warehouse::exec::connect(&target, dialect).await?;
             Ok::<_, Error>(adhoc::run_read_only(&client, dialect, query).await?)
         })?
     };

@@ -1,7 +1,7 @@
 //! `dwh.cfg`: the INI file of the original project, with environment overrides.
 //!
 //! Sections and keys: `[CLUSTER] HOST DB_NAME DB_USER DB_PASSWORD DB_PORT`, `[IAM_ROLE] ARN`,
-//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION`. Values may be wrapped in `'…'` or `"…"`.
+//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION INPUT_REGION STAGING_REGION`. Values may be wrapped in `'…'` or `"…"`.
 //! `SPARKIFY_<SECTION>_<KEY>` in the environment overrides the file (e.g.
 //! `SPARKIFY_CLUSTER_DB_PASSWORD`), so no secret has to live in a file.
 
@@ -90,6 +90,8 @@ impl std::fmt::Display for Secret {
 pub struct Config {
     file: Option<PathBuf>,
     values: BTreeMap<(String, String), String>,
+    /// Values given by command-line flags: they win over the environment and the file.
+    overrides: BTreeMap<(String, String), String>,
 }
 
 impl Config {
@@ -127,6 +129,7 @@ impl Config {
         Ok(Self {
             file: Some(path.to_path_buf()),
             values,
+            overrides: BTreeMap::new(),
         })
     }
 
@@ -137,8 +140,18 @@ impl Config {
             .map_or_else(|| "(no config file)".into(), |p| p.display().to_string())
     }
 
-    /// A value: the environment override first, then the file. Empty values count as missing.
+    /// Sets `section`/`key` from a command-line flag, over the environment and the file.
+    pub fn set_override(&mut self, section: &str, key: &str, value: &str) {
+        self.overrides
+            .insert((section.to_owned(), key.to_owned()), value.to_owned());
+    }
+
+    /// A value: a flag's override first, then the environment, then the file. Empty values count
+    /// as missing.
     pub fn get(&self, section: &str, key: &str) -> Option<String> {
+        if let Some(v) = self.overrides.get(&(section.to_owned(), key.to_owned())) {
+            return Some(v.clone());
+        }
         let env_name = format!("SPARKIFY_{section}_{key}");
         if let Ok(v) = std::env::var(&env_name) {
             if !v.is_empty() {
@@ -149,6 +162,20 @@ impl Config {
             .get(&(section.to_string(), key.to_string()))
             .filter(|v| !v.is_empty())
             .cloned()
+    }
+
+    /// The region of the input bucket (`[S3] INPUT_REGION`, else `REGION`): the SDK region for
+    /// reading it, and `COPY … REGION` of an ELT run on Redshift.
+    pub fn input_region(&self) -> Option<String> {
+        self.get("S3", "INPUT_REGION")
+            .or_else(|| self.get("S3", "REGION"))
+    }
+
+    /// The region of the staging bucket (`[S3] STAGING_REGION`, else `REGION`): the SDK region
+    /// for publishing runs there. Parquet COPY needs it to be the cluster's region.
+    pub fn staging_region(&self) -> Option<String> {
+        self.get("S3", "STAGING_REGION")
+            .or_else(|| self.get("S3", "REGION"))
     }
 
     /// A required value.

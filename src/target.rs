@@ -35,7 +35,10 @@ impl Target {
                 allow_insecure,
             )?))),
             v if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
-                let mut target = PgTarget::parse(v)?.allow_insecure_remote(allow_insecure);
+                let session = crate::warehouse::session::SessionSettings::from_config(config)?;
+                let mut target = PgTarget::parse(v)?
+                    .allow_insecure_remote(allow_insecure)
+                    .with_session(session);
                 if !target.has_password() {
                     if let Ok(p) = std::env::var("PGPASSWORD") {
                         target = target.with_password(crate::config::Secret::new(p));

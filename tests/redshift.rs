@@ -427,8 +427,10 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
     // The stages created so far are dropped: users, the first, and songs, whose COPY failed.
     let copy = position(&rs.log, "COPY stage_songs");
     assert!(rs.log[copy + 1].contains("FROM sys_load_error_detail"));
+    assert!(rs.log[copy + 2].contains("FROM stl_load_errors"));
+    assert!(rs.log[copy + 3].contains("FROM svl_s3log"));
     assert_eq!(
-        rs.log[copy + 2..],
+        rs.log[copy + 4..],
         ["DROP TABLE stage_users;\n", "DROP TABLE stage_songs;\n"]
     );
     assert_eq!(rs.all_tables(), before);
@@ -437,6 +439,55 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
     load(&mut rs, &client, &w(&few), "run-5", WriteMode::Merge)
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_during_commit_is_an_unknown_outcome_that_a_rerun_converges() {
+    let (_s3, client, mut rs) = setup().await;
+    let full = transform(|_| true, &[]);
+    load(&mut rs, &client, &w(&full), "run-0", WriteMode::Replace)
+        .await
+        .unwrap();
+    let expected = rs.all_tables();
+    for committed in [true, false] {
+        execute(&mut rs, &plan_ddl(&target().sql(), false))
+            .await
+            .unwrap();
+        execute(&mut rs, &plan_ddl(&target().sql(), true))
+            .await
+            .unwrap();
+        rs.lose_commit = Some(committed);
+        rs.log.clear();
+        let e = load(
+            &mut rs,
+            &client,
+            &w(&full),
+            &format!("run-{committed}"),
+            WriteMode::Merge,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, RedshiftError::CommitUnknown { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("outcome is unknown; rerun to converge"),
+            "{msg}"
+        );
+        assert!(!msg.contains("nothing was changed"), "{msg}");
+        // No ROLLBACK is sent after a COMMIT whose outcome is unknown.
+        assert!(!rs.log.iter().any(|s| s == "ROLLBACK;"), "{:#?}", rs.log);
+        assert_eq!(rs.all_tables() == expected, committed);
+        load(
+            &mut rs,
+            &client,
+            &w(&full),
+            &format!("rerun-{committed}"),
+            WriteMode::Merge,
+        )
+        .await
+        .unwrap();
+        assert_eq!(rs.all_tables(), expected);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

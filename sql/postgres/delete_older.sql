@@ -1,4 +1,4 @@
 DELETE FROM {table}
 USING {stage}
 WHERE {key_match}
-  AND {table}.{version} <= {stage}.{version};
+  AND {name}.{version} <= {stage}.{version};

@@ -22,6 +22,7 @@ use tokio_postgres::Client;
 use super::exec::{query_counts, ExecError};
 use super::render;
 use super::sql::Dialect;
+use super::template::render as fill;
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
 
 const ROW_COUNT: &str = include_str!("../../sql/checks/row_count.sql");
@@ -111,14 +112,6 @@ pub struct Check {
     /// The statement.
     #[serde(skip)]
     pub sql: String,
-}
-
-fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
 }
 
 /// Every check of the star schema, in order: per table (dimensions first) emptiness, NULLs and
@@ -293,9 +286,7 @@ pub async fn run(
                     check,
                 });
             }
-            Err(ExecError::Statement { source, .. })
-                if source.code() == Some(&SqlState::UNDEFINED_TABLE) =>
-            {
+            Err(e) if e.code() == Some(SqlState::UNDEFINED_TABLE.code()) => {
                 // Each table's first check reads only that table, and every table is counted
                 // before any reference is followed, so the missing table is `check.table`.
                 let reason = format!("table {} does not exist", check.table);

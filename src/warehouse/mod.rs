@@ -11,12 +11,17 @@ pub mod adhoc;
 pub mod check;
 pub mod elt;
 pub mod exec;
+pub mod literal;
 pub mod local;
 pub mod postgres;
 pub mod query;
 pub mod redshift;
 pub mod render;
+mod reserved;
+pub mod session;
+pub mod shape;
 pub mod sql;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,7 +102,8 @@ pub fn load_postgres(
     let tables = tables_in(dir)?;
     runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        Ok(postgres::load(&mut client, &tables, mode).await?)
+        let sql = target.sql(sql::Dialect::Postgres);
+        Ok(postgres::load_with(&mut client, &sql, &tables, mode).await?)
     })
 }
 
@@ -126,11 +132,7 @@ pub fn load_summary(
 pub fn ddl_postgres(target: &postgres::PgTarget, create: bool) -> Result<()> {
     runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        if create {
-            postgres::create_tables(&mut client, None).await?;
-        } else {
-            postgres::drop_tables(&mut client, None).await?;
-        }
+        postgres::run_ddl(&mut client, &target.sql(sql::Dialect::Postgres), create).await?;
         Ok(())
     })
 }

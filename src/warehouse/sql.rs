@@ -11,6 +11,9 @@
 
 use std::fmt;
 
+pub use super::literal::{IamRole, Ident, InvalidIdentifier, InvalidLiteral, S3Url};
+use super::session::SessionSettings;
+use super::template::render;
 use crate::schema::{Table, TABLES};
 
 /// The SQL dialect a statement is rendered for.
@@ -57,226 +60,6 @@ impl fmt::Display for WriteMode {
     }
 }
 
-/// A name that was rejected as a SQL identifier.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid SQL identifier {0:?}: use 1 to 63 lowercase ASCII letters, digits or underscores, \
-     not starting with a digit"
-)]
-pub struct InvalidIdentifier(pub String);
-
-/// A validated SQL identifier: `^[a-z_][a-z0-9_]{0,62}$`.
-///
-/// Such a name needs no quoting in PostgreSQL or Redshift and fits their 63-byte limit, so it can
-/// be pasted into a statement as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Ident(String);
-
-impl Ident {
-    /// Validates `name` as an identifier.
-    pub fn new(name: &str) -> Result<Ident, InvalidIdentifier> {
-        let bytes = name.as_bytes();
-        let valid = match bytes.split_first() {
-            Some((first, rest)) => {
-                (first.is_ascii_lowercase() || *first == b'_')
-                    && rest.len() <= 62
-                    && rest
-                        .iter()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-            }
-            None => false,
-        };
-        if valid {
-            Ok(Ident(name.to_owned()))
-        } else {
-            Err(InvalidIdentifier(name.to_owned()))
-        }
-    }
-
-    /// The identifier text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Ident {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for Ident {
-    type Err = InvalidIdentifier;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ident::new(s)
-    }
-}
-
-/// A value rejected as a literal of a Redshift `COPY`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidLiteral {
-    /// Not an `s3://bucket/key` URL that can be pasted into a COPY.
-    #[error("invalid S3 URL for COPY {url:?}: {reason}")]
-    S3Url {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Not an IAM role ARN.
-    #[error(
-        "invalid IAM role ARN {arn:?}: {reason} (expected \
-         arn:aws[-partition]:iam::<12-digit account id>:role/<name>)"
-    )]
-    IamRole {
-        /// The ARN as given.
-        arn: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-/// Characters an [`S3Url`] may hold after `s3://`: letters, digits and `/ - _ . = + , @ ~ ! ( )`.
-/// No quote, backslash, whitespace or control character can reach a statement.
-fn s3_url_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "/-_.=+,@~!()".contains(c)
-}
-
-/// A validated `s3://bucket/key` URL, safe to paste into a `COPY … FROM '…'`.
-///
-/// COPY takes no bind parameters, so its literals are checked here: a valid bucket name, a non-empty
-/// key without empty, `.` or `..` segments (`//` makes Redshift report `File not found`), and only
-/// the characters of [`s3_url_char`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct S3Url(String);
-
-impl S3Url {
-    /// Validates `url`.
-    pub fn new(url: &str) -> Result<S3Url, InvalidLiteral> {
-        let fail = |reason: String| InvalidLiteral::S3Url {
-            url: url.to_owned(),
-            reason,
-        };
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| fail("must start with s3://".into()))?;
-        if let Some(c) = rest.chars().find(|c| !s3_url_char(*c)) {
-            return Err(fail(format!(
-                "the character {c:?} is not allowed (use letters, digits and / - _ . = + , @ ~ ! ( ))"
-            )));
-        }
-        let location = crate::s3::S3Location::parse(url).map_err(|e| fail(e.reason))?;
-        if location.prefix.is_empty() || url.ends_with('/') {
-            return Err(fail("must name an object (s3://bucket/key)".into()));
-        }
-        Ok(S3Url(url.to_owned()))
-    }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL as a quoted SQL literal.
-    pub fn literal(&self) -> String {
-        quote_literal(&self.0)
-    }
-}
-
-impl fmt::Display for S3Url {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A validated IAM role ARN for `COPY … IAM_ROLE '…'`:
-/// `^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$` (ASCII `\w`).
-///
-/// One role only: a chain of roles (`arn1,arn2`) does not match, as `:` is not allowed in the name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IamRole(String);
-
-impl IamRole {
-    /// Validates `arn`.
-    pub fn new(arn: &str) -> Result<IamRole, InvalidLiteral> {
-        let fail = |reason: &str| InvalidLiteral::IamRole {
-            arn: arn.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let rest = arn
-            .strip_prefix("arn:aws")
-            .ok_or_else(|| fail("must start with arn:aws"))?;
-        let (partition, rest) = rest
-            .split_once(':')
-            .ok_or_else(|| fail("no service after the partition"))?;
-        if !partition
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c == '-')
-        {
-            return Err(fail("the partition must be aws or aws-<lowercase letters>"));
-        }
-        let rest = rest
-            .strip_prefix("iam::")
-            .ok_or_else(|| fail("the service must be iam, with an empty region"))?;
-        let (account, rest) = rest
-            .split_once(':')
-            .ok_or_else(|| fail("no resource after the account id"))?;
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(fail("the account id must be 12 digits"));
-        }
-        let name = rest
-            .strip_prefix("role/")
-            .ok_or_else(|| fail("the resource must be role/<name>"))?;
-        if name.is_empty() || name.len() > 512 {
-            return Err(fail("the role name must be 1 to 512 characters"));
-        }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@/-".contains(c))
-        {
-            return Err(fail(
-                "the role name may hold only letters, digits and _ + = , . @ / -",
-            ));
-        }
-        Ok(IamRole(arn.to_owned()))
-    }
-
-    /// The ARN.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The ARN as a quoted SQL literal.
-    pub fn literal(&self) -> String {
-        quote_literal(&self.0)
-    }
-}
-
-impl fmt::Display for IamRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// `'text'` with `'` doubled and `\` escaped (Redshift reads backslash escapes in literals).
-///
-/// [`S3Url`] and [`IamRole`] admit neither character, so for them this only adds the quotes; it is
-/// the second line of defence, not the first.
-fn quote_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
 /// Tables whose merge keeps the newer row by a timestamp column instead of always taking the staged
 /// row: a user's `level` comes from their latest event, so loading days out of order must not let
 /// an older day overwrite a newer level.
@@ -315,6 +98,7 @@ fn redshift_table_attributes(table: &Table) -> &'static str {
 
 mod templates {
     pub const CREATE_SCHEMA: &str = include_str!("../../sql/postgres/create_schema.sql");
+    pub const SEARCH_PATH: &str = include_str!("../../sql/postgres/search_path.sql");
     pub const CREATE_TABLE: &str = include_str!("../../sql/postgres/create_table.sql");
     pub const DROP_TABLE: &str = include_str!("../../sql/postgres/drop_table.sql");
     pub const LOCK_TABLE: &str = include_str!("../../sql/postgres/lock_table.sql");
@@ -336,35 +120,7 @@ mod templates {
     pub const RS_LAST_COPY_COUNT: &str = include_str!("../../sql/redshift/last_copy_count.sql");
     pub const RS_LOAD_ERRORS: &str = include_str!("../../sql/redshift/load_errors.sql");
     pub const RS_STL_LOAD_ERRORS: &str = include_str!("../../sql/redshift/stl_load_errors.sql");
-}
-
-/// Fills `{name}` placeholders from `vars`.
-///
-/// Templates are compiled in, so an unknown placeholder is a bug in this file; it is left in place
-/// (and caught by the golden and `no_placeholder_left` tests) rather than panicking at run time.
-fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) => {
-                let name = &after[..close];
-                match vars.iter().find(|(k, _)| *k == name) {
-                    Some((_, value)) => out.push_str(value),
-                    None => out.push_str(&rest[open..open + close + 2]),
-                }
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push_str(&rest[open..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    pub const RS_S3_LOG: &str = include_str!("../../sql/redshift/s3_log.sql");
 }
 
 /// The statements one load runs for one table, in order. Each is a single statement ending in `;`.
@@ -453,11 +209,17 @@ impl RedshiftLoad {
     }
 }
 
-/// The queries that explain a failed Redshift COPY of this session, newest first: the
-/// `sys_load_error_detail` view, then the older `stl_load_errors` table. Both return rows of
-/// (file, line, column, column type, error code, message).
-pub fn load_error_queries() -> [&'static str; 2] {
-    [templates::RS_LOAD_ERRORS, templates::RS_STL_LOAD_ERRORS]
+/// The queries that explain a failed Redshift COPY of this session (by `pg_backend_pid()`, which
+/// a `ROLLBACK` leaves in place, unlike `pg_last_copy_id()`), newest rows first: the
+/// `sys_load_error_detail` view, the older `stl_load_errors` table, then `svl_s3log`, where
+/// Parquet (Spectrum) read errors go. All return rows of (file, line, column, column type, error
+/// code, message).
+pub fn load_error_queries() -> [&'static str; 3] {
+    [
+        templates::RS_LOAD_ERRORS,
+        templates::RS_STL_LOAD_ERRORS,
+        templates::RS_S3_LOG,
+    ]
 }
 
 /// Renders statements for one dialect and an optional schema.
@@ -465,12 +227,41 @@ pub fn load_error_queries() -> [&'static str; 2] {
 pub struct Sql {
     dialect: Dialect,
     schema: Option<Ident>,
+    /// `SET` statements a session starts with (time limits); empty from [`Sql::new`].
+    setup: Vec<String>,
 }
 
 impl Sql {
     /// A renderer for `dialect`; tables are qualified with `schema` when given.
     pub fn new(dialect: Dialect, schema: Option<Ident>) -> Sql {
-        Sql { dialect, schema }
+        Sql {
+            dialect,
+            schema,
+            setup: Vec::new(),
+        }
+    }
+
+    /// A renderer for `dialect` with the schema and time limits of `session`: plans start with
+    /// its `SET` statements.
+    pub fn for_session(dialect: Dialect, session: &SessionSettings) -> Sql {
+        Sql {
+            dialect,
+            schema: session.schema.clone(),
+            setup: session.set_statements(dialect),
+        }
+    }
+
+    /// The `SET` statements a session starts with (none for [`Sql::new`]).
+    pub fn setup(&self) -> &[String] {
+        &self.setup
+    }
+
+    /// `SET search_path TO <schema>` when a schema is set: unqualified names in analytics and
+    /// ad-hoc queries then resolve in that schema only, never in `public`.
+    pub fn search_path(&self) -> Option<String> {
+        self.schema
+            .as_ref()
+            .map(|s| render(templates::SEARCH_PATH, &[("schema", s.as_str())]))
     }
 
     /// The dialect rendered for.
@@ -503,7 +294,7 @@ impl Sql {
         let key_match = table
             .key()
             .iter()
-            .map(|c| format!("{qualified}.{n} = {stage}.{n}", n = c.name))
+            .map(|c| format!("{t}.{n} = {stage}.{n}", t = table.name, n = c.name))
             .collect::<Vec<_>>()
             .join("\n  AND ");
         let stage_columns = table
@@ -536,6 +327,7 @@ impl Sql {
                 .as_ref()
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            name: table.name,
             table: qualified,
             stage,
             columns: table.column_list(),
@@ -576,6 +368,16 @@ impl Sql {
         let mut v: Vec<String> = self.create_schema().into_iter().collect();
         v.extend(TABLES.iter().map(|t| self.create_table(t)));
         v
+    }
+
+    /// One `LOCK` of every table in `tables`, taken at the start of a transaction.
+    pub fn lock_tables(&self, tables: &[&Table]) -> String {
+        let names: Vec<String> = tables.iter().map(|t| self.qualified(t)).collect();
+        let template = match self.dialect {
+            Dialect::Postgres => templates::LOCK_TABLE,
+            Dialect::Redshift => templates::RS_LOCK_TABLE,
+        };
+        render(template, &[("table", &names.join(", "))])
     }
 
     /// `DROP TABLE IF EXISTS`.
@@ -670,6 +472,7 @@ impl Sql {
 /// The values a template may refer to.
 struct Vars {
     schema: String,
+    name: &'static str,
     table: String,
     stage: String,
     columns: String,
@@ -687,6 +490,7 @@ impl Vars {
             template,
             &[
                 ("schema", &self.schema),
+                ("name", self.name),
                 ("table", &self.table),
                 ("stage", &self.stage),
                 ("columns", &self.columns),
@@ -713,32 +517,6 @@ mod tests {
 
     use super::*;
     use crate::schema::{ColumnType, USERS};
-
-    #[test]
-    fn identifiers() {
-        for ok in ["a", "_", "sparkify", "dwh_2024", &"a".repeat(63)] {
-            assert!(Ident::new(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "1abc",
-            "Sparkify",
-            "a-b",
-            "a b",
-            "a;drop table x",
-            "\"q\"",
-            "é",
-            &"a".repeat(64),
-        ] {
-            assert!(Ident::new(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn render_fills_and_keeps_unknown() {
-        assert_eq!(render("{a}-{b}-{c", &[("a", "1"), ("b", "2")]), "1-2-{c");
-        assert_eq!(render("x{zz}y", &[]), "x{zz}y");
-    }
 
     #[test]
     fn version_columns_exist_as_timestamps() {
@@ -808,58 +586,6 @@ mod tests {
             load_script(&in_schema, &USERS, WriteMode::Merge),
         );
         out
-    }
-
-    #[test]
-    fn copy_literals_are_validated() {
-        for ok in [
-            "s3://sparkify-staging/dwh/runs/1732560000-42/users.manifest",
-            "s3://a.b-c/x=1/y+z,@~!(1).manifest",
-        ] {
-            assert_eq!(S3Url::new(ok).unwrap().literal(), format!("'{ok}'"));
-        }
-        for bad in [
-            "s3://bucket/it's.manifest",
-            "s3://bucket/a\\b",
-            "s3://bucket/a b",
-            "s3://bucket/a\nb",
-            "s3://bucket/a;b",
-            "s3://bucket//a",
-            "s3://bucket/./a",
-            "s3://bucket/",
-            "s3://bucket",
-            "s3://Bad_Bucket/a",
-            "https://bucket/a",
-            "s3://bucket/é",
-        ] {
-            assert!(S3Url::new(bad).is_err(), "{bad:?}");
-        }
-        for ok in [
-            "arn:aws:iam::123456789012:role/sparkify",
-            "arn:aws-cn:iam::123456789012:role/service-role/a_b+c=d,e.f@g-h",
-            "arn:aws-us-gov:iam::000000000000:role/x",
-        ] {
-            assert_eq!(IamRole::new(ok).unwrap().as_str(), ok);
-        }
-        let long = format!("arn:aws:iam::123456789012:role/{}", "r".repeat(513));
-        for bad in [
-            "",
-            "arn:aws:iam::123456789012:role/",
-            "arn:aws:iam::12345678901:role/x",
-            "arn:aws:iam::1234567890123:role/x",
-            "arn:aws:iam:us-east-1:123456789012:role/x",
-            "arn:aws:iam::123456789012:user/x",
-            "arn:aws:s3:::bucket",
-            "arn:AWS:iam::123456789012:role/x",
-            "arn:aws:iam::123456789012:role/x'y",
-            "arn:aws:iam::123456789012:role/x y",
-            "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b",
-            "arn:aws:iam::123456789012:role/é",
-            &long,
-        ] {
-            assert!(IamRole::new(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(quote_literal("a'b\\c"), "'a''b\\\\c'");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared test harness: the binary, temp dirs, the real data, reading Parquet back.
 #![allow(dead_code)]
 
+pub mod emulation;
 pub mod pg;
 pub mod redshift;
 pub mod rows;

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sparkify::schema::Table;
-use sparkify::warehouse::redshift::{ExecError, Executor, Reply};
+use sparkify::warehouse::redshift::{Executor, Reply, ServerError};
 
 use super::rows::{batch_rows, Rows, V};
 
@@ -49,17 +49,20 @@ pub struct FakeRedshift {
     pub has_sys_view: bool,
     /// The rows the load-error queries answer after a failed COPY.
     pub load_errors: Vec<Vec<Option<String>>>,
+    /// Loses the connection during the next `COMMIT` (an error without SQLSTATE), after
+    /// committing (`Some(true)`) or before (`Some(false)`).
+    pub lose_commit: Option<bool>,
 }
 
-fn err(code: &str, message: impl Into<String>) -> ExecError {
-    ExecError {
+fn err(code: &str, message: impl Into<String>) -> ServerError {
+    ServerError {
         code: Some(code.to_owned()),
         message: format!("ERROR: {} (SQLSTATE {code})", message.into()),
     }
 }
 
 /// The star-schema table behind a statement's table name (`dwh.users`, `stage_users`).
-fn schema_table(name: &str) -> Result<&'static Table, ExecError> {
+fn schema_table(name: &str) -> Result<&'static Table, ServerError> {
     let base = name.rsplit('.').next().unwrap_or(name);
     let base = base.strip_prefix("stage_").unwrap_or(base);
     Table::by_name(base).ok_or_else(|| err("42P01", format!("relation \"{name}\" does not exist")))
@@ -72,7 +75,7 @@ fn normalize(sql: &str) -> String {
 }
 
 /// Splits `text` at the first `sep`.
-fn cut<'a>(text: &'a str, sep: &str) -> Result<(&'a str, &'a str), ExecError> {
+fn cut<'a>(text: &'a str, sep: &str) -> Result<(&'a str, &'a str), ServerError> {
     text.split_once(sep).ok_or_else(|| {
         err(
             "42601",
@@ -91,8 +94,8 @@ struct Join {
 }
 
 impl Join {
-    fn parse(clause: &str, table: &Table, target: &str, source: &str) -> Result<Join, ExecError> {
-        let column = |qualified: &str| -> Result<(bool, usize), ExecError> {
+    fn parse(clause: &str, table: &Table, target: &str, source: &str) -> Result<Join, ServerError> {
+        let column = |qualified: &str| -> Result<(bool, usize), ServerError> {
             let (t, c) = qualified
                 .rsplit_once('.')
                 .ok_or_else(|| err("42601", format!("unqualified column {qualified}")))?;
@@ -186,6 +189,7 @@ impl FakeRedshift {
             short_copy: None,
             has_sys_view: true,
             load_errors: Vec::new(),
+            lose_commit: None,
         }
     }
 
@@ -216,7 +220,7 @@ impl FakeRedshift {
         self.snapshot.is_some()
     }
 
-    fn get_mut(&mut self, name: &str) -> Result<&mut Rows, ExecError> {
+    fn get_mut(&mut self, name: &str) -> Result<&mut Rows, ServerError> {
         if self.temp.contains_key(name) {
             return Ok(self.temp.get_mut(name).unwrap());
         }
@@ -225,14 +229,14 @@ impl FakeRedshift {
             .ok_or_else(|| err("42P01", format!("relation \"{name}\" does not exist")))
     }
 
-    fn get(&self, name: &str) -> Result<&Rows, ExecError> {
+    fn get(&self, name: &str) -> Result<&Rows, ServerError> {
         self.temp
             .get(name)
             .or_else(|| self.tables.get(name))
             .ok_or_else(|| err("42P01", format!("relation \"{name}\" does not exist")))
     }
 
-    fn answer(&mut self, sql: &str) -> Result<Reply, ExecError> {
+    fn answer(&mut self, sql: &str) -> Result<Reply, ServerError> {
         let s = normalize(sql);
         let ok = |affected: u64| {
             Ok(Reply {
@@ -253,10 +257,21 @@ impl FakeRedshift {
                     .snapshot
                     .take()
                     .ok_or_else(|| err("25P01", format!("fake: {s} outside a transaction")))?;
-                if s == "ROLLBACK" || self.aborted {
+                let lost = if s == "COMMIT" {
+                    self.lose_commit.take()
+                } else {
+                    None
+                };
+                if s == "ROLLBACK" || self.aborted || lost == Some(false) {
                     (self.tables, self.temp) = snapshot;
                 }
                 self.aborted = false;
+                if lost.is_some() {
+                    return Err(ServerError {
+                        code: None,
+                        message: "connection closed".into(),
+                    });
+                }
                 return ok(0);
             }
             _ => {}
@@ -326,6 +341,15 @@ impl FakeRedshift {
                 affected: 1,
             });
         }
+        if s.starts_with("SET statement_timeout TO ") {
+            return ok(0);
+        }
+        if s.contains("FROM information_schema.columns") {
+            return ok(0);
+        }
+        if s.contains("FROM svl_s3log") {
+            return ok(0);
+        }
         if s.contains("FROM sys_load_error_detail") || s.contains("FROM stl_load_errors") {
             if s.contains("sys_load_error_detail") && !self.has_sys_view {
                 return Err(err(
@@ -356,7 +380,7 @@ impl FakeRedshift {
         ))
     }
 
-    fn copy(&mut self, rest: &str) -> Result<u64, ExecError> {
+    fn copy(&mut self, rest: &str) -> Result<u64, ServerError> {
         let (into, rest) = cut(rest, " (")?;
         let (columns, rest) = cut(rest, ") FROM '")?;
         let (url, rest) = cut(rest, "' IAM_ROLE '")?;
@@ -396,7 +420,7 @@ impl FakeRedshift {
         Ok(n as u64)
     }
 
-    fn object(&self, url: &str) -> Result<PathBuf, ExecError> {
+    fn object(&self, url: &str) -> Result<PathBuf, ServerError> {
         let key = url
             .strip_prefix("s3://")
             .ok_or_else(|| err("XX000", format!("not an S3 URL: {url}")))?;
@@ -404,7 +428,7 @@ impl FakeRedshift {
     }
 
     /// The rows of every file the manifest at `url` lists, checked like Spectrum checks them.
-    fn read_manifest(&self, url: &str, table: &Table) -> Result<Rows, ExecError> {
+    fn read_manifest(&self, url: &str, table: &Table) -> Result<Rows, ServerError> {
         let bytes = std::fs::read(self.object(url)?)
             .map_err(|_| err("XX000", format!("Manifest file is not found: {url}")))?;
         let manifest: serde_json::Value = serde_json::from_slice(&bytes)
@@ -456,7 +480,7 @@ impl FakeRedshift {
         Ok(out)
     }
 
-    fn delete(&mut self, rest: &str) -> Result<u64, ExecError> {
+    fn delete(&mut self, rest: &str) -> Result<u64, ServerError> {
         let Some((target, rest)) = rest.split_once(" USING ") else {
             let rows = self.get_mut(rest)?;
             let n = rows.len() as u64;
@@ -477,7 +501,7 @@ impl FakeRedshift {
         Ok(deleted)
     }
 
-    fn insert(&mut self, rest: &str) -> Result<u64, ExecError> {
+    fn insert(&mut self, rest: &str) -> Result<u64, ServerError> {
         let (target, rest) = cut(rest, " (")?;
         let (columns, rest) = cut(rest, ") SELECT ")?;
         let (_select, rest) = cut(rest, " FROM ")?;
@@ -527,7 +551,7 @@ impl FakeRedshift {
 }
 
 impl Executor for FakeRedshift {
-    async fn run(&mut self, sql: &str) -> Result<Reply, ExecError> {
+    async fn run(&mut self, sql: &str) -> Result<Reply, ServerError> {
         self.log.push(sql.to_owned());
         let result = self.answer(sql);
         if result.is_err() && self.in_transaction() {

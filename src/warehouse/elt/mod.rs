@@ -39,7 +39,7 @@ use crate::warehouse::sql::WriteMode;
 use crate::{Error, Result};
 
 /// The Redshift COPY sources of a plan: its `s3://` input root (from `--input` or `[S3] LOG_DATA`
-/// and `SONG_DATA`), `[S3] LOG_JSONPATH`, `[IAM_ROLE] ARN` and `[S3] REGION`.
+/// and `SONG_DATA`), `[S3] LOG_JSONPATH`, `[IAM_ROLE] ARN` and `[S3] INPUT_REGION` (else `REGION`).
 pub fn redshift_input(config: &Config, plan: &TransformPlan) -> Result<S3Input> {
     let Location::S3(root) = &plan.input else {
         return Err(Error::Usage(
@@ -51,7 +51,7 @@ pub fn redshift_input(config: &Config, plan: &TransformPlan) -> Result<S3Input> 
     let root = root.trim_end_matches('/');
     let jsonpaths = config.require("S3", "LOG_JSONPATH")?;
     let role = config.require("IAM_ROLE", "ARN")?;
-    let region = config.get("S3", "REGION");
+    let region = config.input_region();
     Ok(S3Input::new(
         &format!("{root}/log_data"),
         &format!("{root}/song_data"),
@@ -70,11 +70,11 @@ pub fn elt_redshift(
     plan: &TransformPlan,
     mode: WriteMode,
 ) -> Result<RunSummary> {
-    let sql = EltSql::redshift(mode, redshift_input(config, plan)?);
+    let sql = EltSql::redshift(mode, &target.session(), redshift_input(config, plan)?);
     let target = &target.connection;
     let report = crate::warehouse::runtime()?.block_on(async {
-        let client = target.connect().await?;
-        run::execute(&client, &sql, None, &mut Staged::default()).await
+        let mut client = target.connect().await?;
+        run::execute(&mut client, &sql, None, &mut Staged::default()).await
     })?;
     let mut summary = summary(&plan.input.to_string(), "redshift", &report, None);
     summary.output = format!("redshift ({})", target.endpoint());
@@ -99,11 +99,11 @@ pub fn elt_postgres(
         max_bad_records: plan.max_bad_records,
         progress: *progress,
     };
-    let sql = EltSql::postgres(mode);
+    let sql = EltSql::postgres(mode, target.session());
     let mut staged = Staged::default();
     let outcome = crate::warehouse::runtime()?.block_on(async {
-        let client = target.connect().await?;
-        run::execute(&client, &sql, Some(&input), &mut staged).await
+        let mut client = target.connect().await?;
+        run::execute(&mut client, &sql, Some(&input), &mut staged).await
     });
     let rejects: Vec<_> = staged.rejects().cloned().collect();
     let rejects_file = match (&plan.output, rejects.is_empty()) {

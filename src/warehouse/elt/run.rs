@@ -10,7 +10,9 @@ use tokio_postgres::Client;
 use super::sql::{EltSql, Step};
 use super::staging::{pg_type, spawn_parser, Input, Msg, ParseStats};
 use crate::source::{InputFile, Source};
-use crate::warehouse::exec::{self, statement_error, ExecError};
+use crate::warehouse::exec::{
+    self, statement_error, ExecError, Executor, Reply, ServerError, Warehouse,
+};
 use crate::warehouse::sql::{statement_body, Dialect, WriteMode};
 use crate::{Error, Result};
 
@@ -106,13 +108,14 @@ impl EltReport {
     }
 }
 
-/// Runs every step of `sql` on `client`. The final tables change only in the step's one
+/// Runs every step of `sql` on `exec`. The final tables change only in the step's one
 /// transaction; staging and catalogue tables are temporary. On PostgreSQL `input` feeds the
-/// `COPY … FROM STDIN` steps and `staged` receives what the parser made of it; past
-/// `max_bad_records` rejects the run stops before the transaction with
-/// [`Error::TooManyRejects`] (whose `kept` the caller fills in).
-pub async fn execute(
-    client: &Client,
+/// `COPY … FROM STDIN` steps (over [`Executor::client`]) and `staged` receives what the parser
+/// made of it; past `max_bad_records` rejects the run stops before the transaction with
+/// [`Error::TooManyRejects`] (whose `kept` the caller fills in). A Redshift run only sends
+/// statements, so any [`Executor`] (a test's emulation included) can run it.
+pub async fn execute<E: Executor>(
+    exec: &mut E,
     sql: &EltSql,
     input: Option<&LocalInput>,
     staged: &mut Staged,
@@ -134,23 +137,43 @@ pub async fn execute(
     let mut in_transaction = false;
     let mut clock = Instant::now();
     let outcome = async {
+        crate::warehouse::shape::check(exec, sql.sql())
+            .await
+            .map_err(ExecError::from)?;
         for step in sql.steps() {
             let text = step.sql();
+            let table = match &step {
+                Step::Build(t, _) | Step::Delete(t, _) | Step::Insert(t, _) => Some(t.name),
+                _ => None,
+            };
+            let fail = |e: ServerError| ExecError::statement(dialect, table, text, e);
             match &step {
                 Step::Begin => {
                     report.stages.push(("stage".into(), lap(&mut clock)));
-                    exec::batch(client, dialect, None, text).await?;
+                    exec.run(text).await.map_err(fail)?;
                     in_transaction = true;
                 }
                 Step::Commit => {
-                    exec::batch(client, dialect, None, text).await?;
+                    // Whatever the outcome, the transaction is over: no ROLLBACK after it.
                     in_transaction = false;
+                    exec.run(text).await.map_err(|e| match e.code {
+                        None => ExecError::CommitUnknown {
+                            warehouse: Warehouse(dialect),
+                            reason: e.message,
+                        },
+                        Some(_) => fail(e),
+                    })?;
                     report.stages.push(("load".into(), lap(&mut clock)));
                 }
-                Step::Exec(s) => exec::batch(client, dialect, None, s).await?,
+                Step::Exec(_) => {
+                    exec.run(text).await.map_err(fail)?;
+                }
                 Step::CopyIn(which, s) => {
                     let local = input.ok_or_else(|| {
                         Error::Usage("this ELT run needs local input to stage".into())
+                    })?;
+                    let client = exec.client().ok_or_else(|| {
+                        Error::Usage("staging local input needs a PostgreSQL connection".into())
                     })?;
                     let stats = copy_in(client, dialect, local, *which, s).await?;
                     match which {
@@ -161,30 +184,19 @@ pub async fn execute(
                         check_rejects(staged, local.max_bad_records)?;
                     }
                 }
-                Step::Build(t, s) => {
-                    report.entry(t.name).built =
-                        exec::execute(client, dialect, Some(t.name), s).await?;
+                Step::Build(t, _) => {
+                    report.entry(t.name).built = exec.run(text).await.map_err(fail)?.affected;
                 }
-                Step::Counts(s) => {
+                Step::Counts(_) => {
                     report.stages.push(("build".into(), lap(&mut clock)));
-                    let c = exec::query_counts(client, dialect, None, s).await?;
-                    if let [events, song_plays, song_records, songs, matched] = c[..] {
-                        report.counts = Counts {
-                            events,
-                            song_plays,
-                            song_records,
-                            songs,
-                            matched,
-                        };
-                    }
+                    let reply = exec.run(text).await.map_err(fail)?;
+                    report.counts = counts(dialect, text, &reply)?;
                 }
-                Step::Delete(t, s) => {
-                    report.entry(t.name).deleted =
-                        exec::execute(client, dialect, Some(t.name), s).await?;
+                Step::Delete(t, _) => {
+                    report.entry(t.name).deleted = exec.run(text).await.map_err(fail)?.affected;
                 }
-                Step::Insert(t, s) => {
-                    report.entry(t.name).inserted =
-                        exec::execute(client, dialect, Some(t.name), s).await?;
+                Step::Insert(t, _) => {
+                    report.entry(t.name).inserted = exec.run(text).await.map_err(fail)?.affected;
                 }
             }
             tracing::debug!(statement = %exec::first_line(text), "done");
@@ -194,9 +206,9 @@ pub async fn execute(
     .await;
     if let Err(e) = outcome {
         if in_transaction {
-            if let Err(rb) = client.batch_execute("ROLLBACK").await {
+            if let Err(rb) = exec.run("ROLLBACK").await {
                 tracing::warn!(
-                    error = %crate::warehouse::postgres::describe(&rb),
+                    error = %rb,
                     "ROLLBACK after a failed ELT run failed; the server discards the open \
                      transaction when the connection closes"
                 );
@@ -205,6 +217,36 @@ pub async fn execute(
         return Err(e);
     }
     Ok(report)
+}
+
+/// The one row of `elt_counts.sql`.
+fn counts(dialect: Dialect, sql: &str, reply: &Reply) -> Result<Counts, ExecError> {
+    let unexpected = |reason: String| ExecError::Unexpected {
+        warehouse: Warehouse(dialect),
+        statement: exec::first_line(sql),
+        reason,
+    };
+    let [row] = reply.rows.as_slice() else {
+        return Err(unexpected(format!("{} rows, expected 1", reply.rows.len())));
+    };
+    let values = row
+        .iter()
+        .map(|v| {
+            v.as_deref()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| unexpected(format!("{v:?} is not a count")))
+        })
+        .collect::<Result<Vec<u64>, _>>()?;
+    match values[..] {
+        [events, song_plays, song_records, songs, matched] => Ok(Counts {
+            events,
+            song_plays,
+            song_records,
+            songs,
+            matched,
+        }),
+        _ => Err(unexpected(format!("{} columns, expected 5", values.len()))),
+    }
 }
 
 fn lap(clock: &mut Instant) -> f64 {

@@ -12,7 +12,10 @@ use std::fmt;
 
 use super::staging::{Input, StagingTable, STAGING_EVENTS, STAGING_SONGS};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
+use crate::warehouse::literal::{IamRole, InvalidLiteral, Region, S3Prefix, S3Url};
+use crate::warehouse::session::SessionSettings;
 use crate::warehouse::sql::{Dialect, Sql, WriteMode};
+use crate::warehouse::template::render;
 
 /// The deduplicated song catalogue the build statements read.
 pub const CATALOG: &str = "elt_catalog";
@@ -72,60 +75,16 @@ impl Template {
     }
 }
 
-/// Fills `{name}` placeholders. A line holding only a placeholder that renders empty is dropped
-/// (optional COPY clauses); unknown placeholders stay (caught by the tests).
-fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 256);
-    for line in template.split_inclusive('\n') {
-        let mut rendered = String::with_capacity(line.len());
-        let mut rest = line;
-        while let Some(open) = rest.find('{') {
-            rendered.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            match after.find('}') {
-                Some(close) => {
-                    let name = &after[..close];
-                    match vars.iter().find(|(k, _)| *k == name) {
-                        Some((_, value)) => rendered.push_str(value),
-                        None => rendered.push_str(&rest[open..open + close + 2]),
-                    }
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    rendered.push_str(&rest[open..]);
-                    rest = "";
-                }
-            }
-        }
-        rendered.push_str(rest);
-        let only_placeholder = line.trim().starts_with('{') && line.trim().ends_with('}');
-        if only_placeholder && rendered.trim().is_empty() {
-            continue;
-        }
-        out.push_str(&rendered);
-    }
-    out
-}
-
-/// A value that cannot be pasted into Redshift's COPY.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} for Redshift COPY: {reason}")]
-pub struct InvalidLiteral {
-    /// What the value is (e.g. `[S3] LOG_DATA`).
-    pub what: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// Where Redshift's COPY reads the raw JSON, and as whom. Every field was validated, so it can be
-/// written into the statement as a quoted literal (COPY takes no bind parameters).
+/// Where Redshift's COPY reads the raw JSON, and as whom. Every field was validated by
+/// [`crate::warehouse::literal`], so it can be written into the statement as a quoted literal (COPY
+/// takes no bind parameters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Input {
-    log_data: String,
-    song_data: String,
-    log_jsonpath: String,
-    iam_role: String,
-    region: Option<String>,
+    log_data: S3Prefix,
+    song_data: S3Prefix,
+    log_jsonpath: S3Url,
+    iam_role: IamRole,
+    region: Option<Region>,
     max_errors: u64,
 }
 
@@ -143,90 +102,13 @@ impl S3Input {
         max_errors: u64,
     ) -> Result<S3Input, InvalidLiteral> {
         Ok(S3Input {
-            log_data: s3_prefix("log_data", log_data)?,
-            song_data: s3_prefix("song_data", song_data)?,
-            log_jsonpath: s3_object("[S3] LOG_JSONPATH", log_jsonpath)?,
-            iam_role: iam_role_arn(iam_role)?,
-            region: region.map(aws_region).transpose()?,
+            log_data: S3Prefix::new(log_data)?,
+            song_data: S3Prefix::new(song_data)?,
+            log_jsonpath: S3Url::new(log_jsonpath)?,
+            iam_role: IamRole::new(iam_role)?,
+            region: region.map(Region::new).transpose()?,
             max_errors: max_errors.min(MAX_ERRORS_LIMIT),
         })
-    }
-}
-
-fn invalid(what: &str, reason: impl Into<String>) -> InvalidLiteral {
-    InvalidLiteral {
-        what: what.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-/// Characters never allowed in a COPY literal: quotes, backslashes (Redshift reads escapes in
-/// literals), controls and whitespace.
-fn plain(what: &str, value: &str) -> Result<(), InvalidLiteral> {
-    match value
-        .chars()
-        .find(|c| matches!(c, '\'' | '"' | '\\') || c.is_control() || c.is_whitespace())
-    {
-        Some(c) => Err(invalid(what, format!("it contains {c:?}"))),
-        None => Ok(()),
-    }
-}
-
-fn s3_object(what: &str, url: &str) -> Result<String, InvalidLiteral> {
-    plain(what, url)?;
-    let loc = crate::s3::S3Location::parse(url).map_err(|e| invalid(what, e.reason.clone()))?;
-    if loc.prefix.is_empty() {
-        return Err(invalid(what, "it names a bucket, not an object"));
-    }
-    Ok(loc.url_of(&loc.prefix))
-}
-
-fn s3_prefix(what: &str, url: &str) -> Result<String, InvalidLiteral> {
-    Ok(format!("{}/", s3_object(what, url)?))
-}
-
-fn iam_role_arn(arn: &str) -> Result<String, InvalidLiteral> {
-    const WHAT: &str = "[IAM_ROLE] ARN";
-    plain(WHAT, arn)?;
-    let fields: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = match fields.as_slice() {
-        ["arn", partition, "iam", "", account, resource] => {
-            partition.starts_with("aws")
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && resource.strip_prefix("role/").is_some_and(|name| {
-                    !name.is_empty()
-                        && name.len() <= 512
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_/-".contains(&b))
-                })
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(arn.to_owned())
-    } else {
-        Err(invalid(
-            WHAT,
-            "expected arn:aws:iam::<12-digit account>:role/<name>",
-        ))
-    }
-}
-
-fn aws_region(region: &str) -> Result<String, InvalidLiteral> {
-    let ok = !region.is_empty()
-        && region.len() <= 32
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(region.to_owned())
-    } else {
-        Err(invalid(
-            "[S3] REGION",
-            "expected a region name like us-west-2",
-        ))
     }
 }
 
@@ -270,33 +152,39 @@ impl Step {
 /// Renders the ELT run for one dialect and write mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EltSql {
-    dialect: Dialect,
+    sql: Sql,
     mode: WriteMode,
     s3: Option<S3Input>,
 }
 
 impl EltSql {
-    /// The PostgreSQL run: sparkify stages the input itself.
-    pub fn postgres(mode: WriteMode) -> EltSql {
+    /// The PostgreSQL run: sparkify stages the input itself. The final tables are in the
+    /// session's schema, if any, and the run starts with its time limits.
+    pub fn postgres(mode: WriteMode, session: &SessionSettings) -> EltSql {
         EltSql {
-            dialect: Dialect::Postgres,
+            sql: Sql::for_session(Dialect::Postgres, session),
             mode,
             s3: None,
         }
     }
 
     /// The Redshift run: COPY stages the input from S3.
-    pub fn redshift(mode: WriteMode, s3: S3Input) -> EltSql {
+    pub fn redshift(mode: WriteMode, session: &SessionSettings, s3: S3Input) -> EltSql {
         EltSql {
-            dialect: Dialect::Redshift,
+            sql: Sql::for_session(Dialect::Redshift, session),
             mode,
             s3: Some(s3),
         }
     }
 
+    /// The renderer of the final tables' statements (schema, session settings).
+    pub fn sql(&self) -> &Sql {
+        &self.sql
+    }
+
     /// The dialect.
     pub fn dialect(&self) -> Dialect {
-        self.dialect
+        self.sql.dialect()
     }
 
     /// The write mode.
@@ -313,7 +201,7 @@ impl EltSql {
             ("stage_songplays", &stage_songplays),
         ];
         all.extend_from_slice(vars);
-        render(template.get(self.dialect), &all)
+        render(template.get(self.dialect()), &all)
     }
 
     fn copy(&self, input: Input) -> Step {
@@ -323,24 +211,24 @@ impl EltSql {
             vec![("staging", table.name.to_owned()), ("columns", columns)];
         if let Some(s3) = &self.s3 {
             let (source, format) = match input {
-                Input::Events => (&s3.log_data, s3.log_jsonpath.as_str()),
-                Input::Songs => (&s3.song_data, "auto"),
+                Input::Events => (s3.log_data.literal(), s3.log_jsonpath.literal()),
+                Input::Songs => (s3.song_data.literal(), "'auto'".to_owned()),
             };
-            vars.push(("source", source.clone()));
-            vars.push(("json_format", format.to_owned()));
-            vars.push(("iam_role", s3.iam_role.clone()));
+            vars.push(("source", source));
+            vars.push(("json_format", format));
+            vars.push(("iam_role", s3.iam_role.literal()));
             vars.push((
                 "region",
                 s3.region
                     .as_ref()
-                    .map(|r| format!("REGION '{r}'"))
+                    .map(|r| format!("REGION {}", r.literal()))
                     .unwrap_or_default(),
             ));
             vars.push(("max_errors", s3.max_errors.to_string()));
         }
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sql = self.fill(&COPY_STAGING, &vars);
-        match self.dialect {
+        match self.dialect() {
             Dialect::Postgres => Step::CopyIn(input, sql),
             Dialect::Redshift => Step::Exec(sql),
         }
@@ -360,13 +248,15 @@ impl EltSql {
     }
 
     /// Every statement of the run, in order:
-    /// 1. create the temporary staging tables and COPY the raw JSON into them;
-    /// 2. build the deduplicated song catalogue (temporary);
-    /// 3. in one transaction: create each table's stage (as the Parquet load does), build the stage
-    ///    rows with `INSERT … SELECT`, lock the final tables, then replace or merge them with the
-    ///    same `DELETE`/`INSERT` statements as the Parquet load; `COMMIT`.
+    /// 1. the session's time limits (`SET`);
+    /// 2. create the temporary staging tables and COPY the raw JSON into them;
+    /// 3. build the deduplicated song catalogue (temporary);
+    /// 4. in one transaction: lock every final table in one `LOCK` first (as AWS advises for
+    ///    serializable isolation), create each table's stage (as the Parquet load does), build the
+    ///    stage rows with `INSERT … SELECT`, then replace or merge the final tables with the same
+    ///    `DELETE`/`INSERT` statements as the Parquet load; `COMMIT`.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps = Vec::new();
+        let mut steps: Vec<Step> = self.sql.setup().iter().cloned().map(Step::Exec).collect();
         for table in [&STAGING_SONGS, &STAGING_EVENTS] {
             let defs = table.column_defs();
             steps.push(Step::Exec(self.fill(
@@ -382,10 +272,10 @@ impl EltSql {
         steps.push(self.analyze(CATALOG));
 
         steps.push(Step::Begin);
-        let sql = Sql::new(self.dialect, None);
+        steps.push(Step::Exec(self.sql.lock_tables(&TABLES)));
         let loads: Vec<_> = TABLES
             .iter()
-            .map(|t| (*t, sql.load_statements(t, self.mode)))
+            .map(|t| (*t, self.sql.load_statements(t, self.mode)))
             .collect();
         for (_, s) in &loads {
             steps.push(Step::Exec(s.create_stage.clone()));
@@ -400,9 +290,6 @@ impl EltSql {
             steps.push(Step::Exec(s.analyze_stage.clone()));
         }
         steps.push(Step::Counts(self.fill(&COUNTS_SQL, &[])));
-        for (_, s) in &loads {
-            steps.push(Step::Exec(s.lock.clone()));
-        }
         for (table, s) in &loads {
             steps.push(Step::Delete(table, s.delete.clone()));
             steps.push(Step::Insert(table, s.insert.clone()));
@@ -432,6 +319,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::warehouse::literal::Ident;
 
     fn s3() -> S3Input {
         S3Input::new(
@@ -460,6 +348,8 @@ mod tests {
         assert!(ok("s3://bkt/x", "arn:aws:iam::123:role/x").is_err());
         assert!(ok("s3://bkt/x", "arn:aws:iam::123456789012:user/x").is_err());
         assert!(ok("s3://bkt/x", "arn:aws:iam::123456789012:role/x' --").is_err());
+        assert!(ok("s3://udacity-dend/a;b", role).is_err());
+        assert!(ok("s3://bkt/x", "arn:awsX:iam::123456789012:role/x").is_err());
         let region = S3Input::new(
             "s3://bkt/l",
             "s3://bkt/s",
@@ -478,15 +368,6 @@ mod tests {
             u64::MAX,
         );
         assert_eq!(capped.unwrap().max_errors, MAX_ERRORS_LIMIT);
-    }
-
-    #[test]
-    fn render_drops_empty_optional_lines() {
-        let t = "COPY x\n{region}\nMAXERROR {n};\n{unknown}\n";
-        assert_eq!(
-            render(t, &[("region", ""), ("n", "3")]),
-            "COPY x\nMAXERROR 3;\n{unknown}\n"
-        );
     }
 
     /// The dialects differ only on lines announced by a `-- dialect:` comment, except for the COPY
@@ -513,8 +394,8 @@ mod tests {
     #[test]
     fn no_placeholder_left() {
         for sql in [
-            EltSql::postgres(WriteMode::Merge),
-            EltSql::redshift(WriteMode::Replace, s3()),
+            EltSql::postgres(WriteMode::Merge, &SessionSettings::default()),
+            EltSql::redshift(WriteMode::Replace, &SessionSettings::default(), s3()),
         ] {
             for step in sql.steps() {
                 let text: String = step
@@ -531,7 +412,8 @@ mod tests {
     fn without_region_the_clause_is_left_out() {
         let mut input = s3();
         input.region = None;
-        let script = EltSql::redshift(WriteMode::Merge, input).script();
+        let script =
+            EltSql::redshift(WriteMode::Merge, &SessionSettings::default(), input).script();
         assert!(!script.contains("REGION"));
         assert!(script.contains("FORMAT AS JSON 'auto'\nTRUNCATECOLUMNS"));
     }
@@ -541,13 +423,18 @@ mod tests {
         for mode in [WriteMode::Replace, WriteMode::Merge] {
             out.push((
                 format!("redshift/{mode}.sql"),
-                EltSql::redshift(mode, s3()).script(),
+                EltSql::redshift(mode, &SessionSettings::default(), s3()).script(),
             ));
             out.push((
                 format!("postgres/{mode}.sql"),
-                EltSql::postgres(mode).script(),
+                EltSql::postgres(mode, &SessionSettings::default()).script(),
             ));
         }
+        let in_schema = SessionSettings::with_schema(Some(Ident::new("sparkify").unwrap()));
+        out.push((
+            "redshift/in_schema_merge.sql".to_owned(),
+            EltSql::redshift(WriteMode::Merge, &in_schema, s3()).script(),
+        ));
         out
     }
 

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::target::SslMode;
-use crate::warehouse::sql::{statement_body, InvalidIdentifier};
+use crate::warehouse::exec::{first_line, on_table};
+use crate::warehouse::sql::InvalidIdentifier;
 
 /// Everything that can go wrong talking to PostgreSQL. Messages name the endpoint, table, file or
 /// statement involved and never contain a password.
@@ -141,10 +142,32 @@ pub enum PgError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// An existing table is not shaped as the star schema; nothing was changed.
+    #[error(transparent)]
+    Shape(#[from] crate::warehouse::shape::ShapeError),
+    /// The connection was lost during `COMMIT`: the server may or may not have committed.
+    #[error(
+        "the connection to PostgreSQL was lost during COMMIT ({reason}): the outcome is unknown; \
+         rerun to converge (a rerun of the same input gives the same tables)"
+    )]
+    CommitUnknown {
+        /// The driver's explanation.
+        reason: String,
+        /// The driver error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
 }
 
-fn on_table(table: Option<&str>) -> String {
-    table.map(|t| format!(" for table {t}")).unwrap_or_default()
+/// The error for a failed `COMMIT`: with an SQLSTATE the server answered and rolled back; without
+/// one (connection closed, I/O error) nobody can tell whether it committed.
+pub fn commit_error(source: tokio_postgres::Error) -> PgError {
+    let reason = describe(&source);
+    if source.code().is_none() {
+        PgError::CommitUnknown { reason, source }
+    } else {
+        PgError::Commit { reason, source }
+    }
 }
 
 fn in_file(file: Option<&Path>) -> String {
@@ -183,21 +206,6 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         cause = c.source();
     }
     s
-}
-
-/// The first line of a statement, without its `;`, cut to 100 bytes: enough to name it in an error.
-pub(crate) fn first_line(sql: &str) -> String {
-    let line = sql.lines().next().unwrap_or("").trim();
-    let line = statement_body(line);
-    if line.len() > 100 {
-        let mut end = 100;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}…", &line[..end])
-    } else {
-        line.to_owned()
-    }
 }
 
 pub(super) fn statement_error<'a>(

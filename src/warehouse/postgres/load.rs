@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tokio_postgres::{Client, Transaction};
 
 use super::copy::copy_file;
-use super::error::{describe, statement_error, PgError, Result};
+use super::error::{commit_error, describe, statement_error, PgError, Result};
 use super::WriteMode;
 use crate::schema::{Table, TABLES};
 use crate::warehouse::sql::{statement_body, Dialect, Sql};
@@ -81,16 +81,20 @@ pub async fn load_with(
         )));
     }
     let ordered = order_tables(tables)?;
+    for s in sql.setup() {
+        client
+            .batch_execute(s)
+            .await
+            .map_err(statement_error(None, s))?;
+    }
+    crate::warehouse::shape::check(client, sql).await?;
     let tx = client
         .transaction()
         .await
         .map_err(statement_error(None, "BEGIN"))?;
     match load_in(&tx, sql, &ordered, mode).await {
         Ok(report) => {
-            tx.commit().await.map_err(|source| PgError::Commit {
-                reason: describe(&source),
-                source,
-            })?;
+            tx.commit().await.map_err(commit_error)?;
             for t in &report.tables {
                 tracing::info!(
                     table = t.table,
@@ -113,6 +117,34 @@ pub async fn load_with(
             Err(e)
         }
     }
+}
+
+/// Every statement of a load of all tables in `mode`, in the order [`load_with`] runs them, for
+/// `--dry-run` (the COPY of a table runs once per Parquet file).
+pub fn load_script(sql: &Sql, mode: WriteMode) -> String {
+    let plans: Vec<_> = TABLES
+        .iter()
+        .map(|t| sql.load_statements(t, mode))
+        .collect();
+    let mut out: Vec<&str> = sql.setup().iter().map(String::as_str).collect();
+    out.push("BEGIN;\n");
+    out.extend(plans.iter().map(|s| s.lock.as_str()));
+    for s in &plans {
+        out.push(&s.create_stage);
+        out.extend(s.copy.as_deref());
+        out.push(&s.count_stage);
+        out.push(&s.analyze_stage);
+    }
+    for s in &plans {
+        out.push(&s.delete);
+        out.push(&s.insert);
+    }
+    out.push("COMMIT;\n");
+    out.iter()
+        .map(|s| s.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Checks the request and sorts it into [`TABLES`] order.
@@ -149,6 +181,7 @@ async fn load_in(
         .map(|td| (*td, sql.load_statements(td.table, mode)))
         .collect();
 
+    // One LOCK per table, so that a missing table is named in the error.
     for (td, s) in &plans {
         let t = Some(td.table.name);
         tx.batch_execute(&s.lock)

@@ -1,5 +1,7 @@
 //! Connection settings: `sslmode`, host, roots, the connect plan and [`PgTarget`].
 
+use crate::warehouse::session::SessionSettings;
+use crate::warehouse::sql::{Dialect, Sql};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -140,6 +142,7 @@ pub struct PgTarget {
     pub(super) connect_timeout: Duration,
     pub(super) allow_insecure_remote: bool,
     pub(super) use_default_root_file: bool,
+    pub(super) session: SessionSettings,
 }
 
 impl PgTarget {
@@ -175,7 +178,24 @@ impl PgTarget {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             allow_insecure_remote: false,
             use_default_root_file: true,
+            session: SessionSettings::default(),
         }
+    }
+
+    /// Sets the schema and time limits every session on this target starts with.
+    pub fn with_session(mut self, session: SessionSettings) -> PgTarget {
+        self.session = session;
+        self
+    }
+
+    /// The schema and time limits of this target's sessions.
+    pub fn session(&self) -> &SessionSettings {
+        &self.session
+    }
+
+    /// The statement renderer for this target's sessions in `dialect`.
+    pub fn sql(&self, dialect: Dialect) -> Sql {
+        Sql::for_session(dialect, &self.session)
     }
 
     /// Sets the `sslmode`.

@@ -7,6 +7,7 @@ use crate::config::{Config, Secret};
 use crate::s3::{S3Location, S3Settings};
 use crate::sink::s3::LATEST;
 use crate::warehouse::postgres::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode};
+use crate::warehouse::session::SessionSettings;
 use crate::warehouse::sql::{Dialect, IamRole, Ident, S3Url, Sql};
 
 use super::RedshiftError;
@@ -21,7 +22,7 @@ pub const DEFAULT_PORT: u16 = 5439;
 /// Mozilla roots, which hold the Amazon Trust Services roots Redshift's certificates chain to, and
 /// the host name), `SSLROOTCERT` (a PEM file, or `system`: the bundled roots), `CHANNEL_BINDING`
 /// (libpq's `channel_binding`) and `SCHEMA`; `[IAM_ROLE] ARN`;
-/// `[S3] STAGING` (`s3://bucket/prefix`) and `REGION`. `SPARKIFY_<SECTION>_<KEY>` overrides any of
+/// `[S3] STAGING` (`s3://bucket/prefix`) and `STAGING_REGION` (else `REGION`). `SPARKIFY_<SECTION>_<KEY>` overrides any of
 /// them, e.g. `SPARKIFY_CLUSTER_DB_PASSWORD`. `Debug` and `Display` never show the password.
 #[derive(Debug, Clone)]
 pub struct RedshiftTarget {
@@ -33,7 +34,7 @@ pub struct RedshiftTarget {
     pub staging: S3Location,
     /// The schema of the star-schema tables; `None`: the user's search path.
     pub schema: Option<Ident>,
-    /// The S3 region (`[S3] REGION`); `None`: the AWS chain.
+    /// The staging bucket's region (`[S3] STAGING_REGION`, else `REGION`); `None`: the AWS chain.
     pub region: Option<String>,
 }
 
@@ -92,23 +93,28 @@ impl RedshiftTarget {
         // Every COPY literal is a key under STAGING: check its characters now, not mid-load.
         S3Url::new(&staging.url_of(&staging.key(LATEST)))
             .map_err(|e| config.invalid("S3", "STAGING", e.to_string()))?;
-        let schema = config
-            .get("CLUSTER", "SCHEMA")
-            .map(|s| Ident::new(&s))
-            .transpose()
-            .map_err(|e| config.invalid("CLUSTER", "SCHEMA", e.to_string()))?;
+        let session = SessionSettings::from_config(config)?;
+        let schema = session.schema.clone();
+        let connection = connection.with_session(session);
         Ok(RedshiftTarget {
             connection,
             iam_role,
             staging,
             schema,
-            region: config.get("S3", "REGION"),
+            region: config.staging_region(),
         })
     }
 
     /// The statement renderer for this target.
     pub fn sql(&self) -> Sql {
-        Sql::new(Dialect::Redshift, self.schema.clone())
+        Sql::for_session(Dialect::Redshift, &self.session())
+    }
+
+    /// The schema ([`RedshiftTarget::schema`]) and time limits of this target's sessions.
+    pub fn session(&self) -> SessionSettings {
+        let mut session = self.connection.session().clone();
+        session.schema.clone_from(&self.schema);
+        session
     }
 
     /// Connects to the cluster as [`PgTarget::connect`] does (TLS per the plan), on the current

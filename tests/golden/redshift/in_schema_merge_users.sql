@@ -12,15 +12,15 @@ LOCK sparkify.users;
 
 DELETE FROM sparkify.users
 USING stage_users
-WHERE sparkify.users.user_id = stage_users.user_id
-  AND sparkify.users.level_at <= stage_users.level_at;
+WHERE users.user_id = stage_users.user_id
+  AND users.level_at <= stage_users.level_at;
 
 INSERT INTO sparkify.users (user_id, first_name, last_name, gender, level, level_at)
 SELECT stage_users.user_id, stage_users.first_name, stage_users.last_name, stage_users.gender, stage_users.level, stage_users.level_at
 FROM stage_users
 WHERE NOT EXISTS (
     SELECT 1 FROM sparkify.users
-    WHERE sparkify.users.user_id = stage_users.user_id
+    WHERE users.user_id = stage_users.user_id
 );
 
 DROP TABLE stage_users;

@@ -1,3 +1,7 @@
+SET statement_timeout TO 7200000;
+
+SET lock_timeout TO 300000;
+
 -- A staging table for raw input records, shaped as Redshift's COPY … FORMAT AS JSON maps them.
 -- Temporary: it lives as long as sparkify's connection and shadows a permanent table of that name.
 CREATE TEMP TABLE staging_songs (
@@ -72,6 +76,8 @@ WHERE pick = 1;
 ANALYZE elt_catalog;
 
 BEGIN;
+
+LOCK TABLE users, songs, artists, time, songplays IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE TEMP TABLE stage_users (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP;
 
@@ -219,16 +225,6 @@ SELECT
     (SELECT COUNT(*) FROM staging_songs) AS song_records,
     (SELECT COUNT(*) FROM elt_catalog) AS songs,
     (SELECT COUNT(*) FROM stage_songplays WHERE song_id IS NOT NULL) AS matched;
-
-LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE;
-
-LOCK TABLE songs IN SHARE ROW EXCLUSIVE MODE;
-
-LOCK TABLE artists IN SHARE ROW EXCLUSIVE MODE;
-
-LOCK TABLE time IN SHARE ROW EXCLUSIVE MODE;
-
-LOCK TABLE songplays IN SHARE ROW EXCLUSIVE MODE;
 
 DELETE FROM users
 USING stage_users

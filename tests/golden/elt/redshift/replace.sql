@@ -1,3 +1,5 @@
+SET statement_timeout TO 7200000;
+
 -- A staging table for raw input records, shaped as Redshift's COPY … FORMAT AS JSON maps them.
 -- Temporary: it lives as long as sparkify's connection and shadows a permanent table of that name.
 CREATE TEMP TABLE staging_songs (
@@ -90,6 +92,8 @@ WHERE pick = 1;
 ANALYZE elt_catalog;
 
 BEGIN;
+
+LOCK users, songs, artists, time, songplays;
 
 CREATE TEMP TABLE stage_users (LIKE users);
 
@@ -237,16 +241,6 @@ SELECT
     (SELECT COUNT(*) FROM staging_songs) AS song_records,
     (SELECT COUNT(*) FROM elt_catalog) AS songs,
     (SELECT COUNT(*) FROM stage_songplays WHERE song_id IS NOT NULL) AS matched;
-
-LOCK users;
-
-LOCK songs;
-
-LOCK artists;
-
-LOCK time;
-
-LOCK songplays;
 
 DELETE FROM users;
 

@@ -1,3 +1,4 @@
+SET statement_timeout TO 7200000;
 BEGIN;
 DROP TABLE IF EXISTS songplays;
 DROP TABLE IF EXISTS time;

@@ -1,18 +1,23 @@
 //! Running statements on a warehouse connection (PostgreSQL or Redshift, both over the PostgreSQL
-//! protocol), with errors that name the warehouse, the table and the statement.
+//! protocol), with one error type that names the warehouse, the table, the statement and its
+//! SQLSTATE. [`Executor`] is the one connection type plans run over.
+
+mod session;
 
 use std::fmt;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::postgres::describe;
-use super::sql::{statement_body, Dialect};
+pub use session::{Executor, Reply, ServerError};
+
+use super::postgres::PgTarget;
+use super::sql::{statement_body, Dialect, Sql};
 
 /// Errors of the ELT run, the checks and the analytics queries.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// A statement failed.
-    #[error("{warehouse} statement failed{}: `{statement}`: {reason}", on_table(*table))]
+    #[error("{warehouse} statement failed{}: `{statement}`: {source}", on_table(*table))]
     Statement {
         /// `PostgreSQL` or `Redshift`.
         warehouse: Warehouse,
@@ -20,15 +25,27 @@ pub enum ExecError {
         table: Option<&'static str>,
         /// The statement's first line that is not a comment.
         statement: String,
-        /// The server's explanation.
-        reason: String,
-        /// The driver error.
+        /// The server's SQLSTATE and explanation.
         #[source]
-        source: tokio_postgres::Error,
+        source: ServerError,
     },
+    /// The connection was lost during `COMMIT`: the server may or may not have committed.
+    #[error(
+        "the connection to {warehouse} was lost during COMMIT ({reason}): the outcome is unknown; \
+         rerun to converge (a rerun of the same input gives the same tables)"
+    )]
+    CommitUnknown {
+        /// `PostgreSQL` or `Redshift`.
+        warehouse: Warehouse,
+        /// The driver's explanation.
+        reason: String,
+    },
+    /// An existing table is not shaped as the star schema; nothing was changed.
+    #[error(transparent)]
+    Shape(#[from] super::shape::ShapeError),
     /// A value for Redshift's COPY is unusable.
     #[error(transparent)]
-    Literal(#[from] super::elt::sql::InvalidLiteral),
+    Literal(#[from] super::literal::InvalidLiteral),
     /// `COPY` staged another number of rows than sparkify sent.
     #[error("staging {table}: sent {sent} rows, COPY staged {staged}")]
     RowCountMismatch {
@@ -62,7 +79,8 @@ pub enum ExecError {
     },
 }
 
-fn on_table(table: Option<&str>) -> String {
+/// ` for table <name>`, or nothing, for messages.
+pub(crate) fn on_table(table: Option<&str>) -> String {
     table.map(|t| format!(" for table {t}")).unwrap_or_default()
 }
 
@@ -99,26 +117,49 @@ pub fn statement_error<'a>(
     table: Option<&'static str>,
     sql: &'a str,
 ) -> impl FnOnce(tokio_postgres::Error) -> ExecError + 'a {
-    move |source| ExecError::Statement {
-        warehouse: Warehouse(dialect),
-        table,
-        statement: first_line(sql),
-        reason: describe(&source),
-        source,
+    move |source| ExecError::statement(dialect, table, sql, ServerError::from_driver(&source))
+}
+
+impl ExecError {
+    /// The error of statement `sql` (for `table`) that failed with `source`.
+    pub fn statement(
+        dialect: Dialect,
+        table: Option<&'static str>,
+        sql: &str,
+        source: ServerError,
+    ) -> ExecError {
+        ExecError::Statement {
+            warehouse: Warehouse(dialect),
+            table,
+            statement: first_line(sql),
+            source,
+        }
+    }
+
+    /// The SQLSTATE of a failed statement, if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ExecError::Statement { source, .. } => source.code.as_deref(),
+            _ => None,
+        }
     }
 }
 
-/// Runs one statement; returns the rows it affected.
-pub async fn execute(
-    client: &Client,
-    dialect: Dialect,
-    table: Option<&'static str>,
-    sql: &str,
-) -> Result<u64, ExecError> {
-    client
-        .execute(statement_body(sql), &[])
-        .await
-        .map_err(statement_error(dialect, table, sql))
+/// The statements a session of `sql` starts with: its time limits, then its schema as the search
+/// path (for checks and queries, whose table names are unqualified).
+pub fn session_statements(sql: &Sql) -> Vec<String> {
+    let mut out = sql.setup().to_vec();
+    out.extend(sql.search_path());
+    out
+}
+
+/// Connects to `target` and starts the session ([`session_statements`]).
+pub async fn connect(target: &PgTarget, dialect: Dialect) -> crate::Result<Client> {
+    let client = target.connect().await?;
+    for statement in session_statements(&target.sql(dialect)) {
+        batch(&client, dialect, None, &statement).await?;
+    }
+    Ok(client)
 }
 
 /// Runs a script of statements (BEGIN, COMMIT, DDL) for their effect.

@@ -1,5 +1,6 @@
-//! Running statements on a Redshift session, behind a trait so that tests can drive the loader
-//! with a recording fake instead of a cluster.
+//! One connection type for both dialects: the [`Executor`] trait runs single statements on one
+//! session, so that plans run the same way on a real server (PostgreSQL or Redshift, both over
+//! the PostgreSQL protocol) and on a test's recording fake or emulation.
 
 use std::future::Future;
 
@@ -23,10 +24,11 @@ impl Reply {
     }
 }
 
-/// A statement that failed, as the server (or the driver) explained it.
+/// A statement that failed, as the server (or the driver) explained it: the `#[source]` of
+/// [`super::ExecError::Statement`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct ExecError {
+pub struct ServerError {
     /// The SQLSTATE, when the server sent one.
     pub code: Option<String>,
     /// One line: the server's message with its SQLSTATE, detail and hint, or the driver's error.
@@ -39,15 +41,33 @@ pub struct ExecError {
 /// results spare the driver type look-ups in catalogs Redshift does not have.
 pub trait Executor: Send {
     /// Runs one statement (ending in `;` or not) and returns its rows and row count.
-    fn run(&mut self, sql: &str) -> impl Future<Output = Result<Reply, ExecError>> + Send;
+    fn run(&mut self, sql: &str) -> impl Future<Output = Result<Reply, ServerError>> + Send;
+
+    /// The PostgreSQL client behind this session, for what needs more than statement text: the
+    /// binary `COPY … FROM STDIN` that stages sparkify's own parse. `None` (the default) for
+    /// sessions that only run statements, as every Redshift plan does.
+    fn client(&self) -> Option<&Client> {
+        None
+    }
+}
+
+impl ServerError {
+    /// The error of a failed driver call: the server's SQLSTATE and explanation, or the driver's
+    /// (no SQLSTATE: the connection was lost or never answered).
+    pub fn from_driver(e: &tokio_postgres::Error) -> ServerError {
+        ServerError {
+            code: e.code().map(|c| c.code().to_owned()),
+            message: describe(e),
+        }
+    }
 }
 
 impl Executor for Client {
-    async fn run(&mut self, sql: &str) -> Result<Reply, ExecError> {
-        let messages = self.simple_query(sql).await.map_err(|e| ExecError {
-            code: e.code().map(|c| c.code().to_owned()),
-            message: describe(&e),
-        })?;
+    async fn run(&mut self, sql: &str) -> Result<Reply, ServerError> {
+        let messages = self
+            .simple_query(sql)
+            .await
+            .map_err(|e| ServerError::from_driver(&e))?;
         let mut reply = Reply::default();
         for message in messages {
             match message {
@@ -61,5 +81,9 @@ impl Executor for Client {
             }
         }
         Ok(reply)
+    }
+
+    fn client(&self) -> Option<&Client> {
+        Some(self)
     }
 }

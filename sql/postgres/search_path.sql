@@ -1,0 +1,2 @@
+-- Unqualified names resolve in the configured schema only (never in public).
+SET search_path TO {schema};

@@ -1,0 +1,220 @@
+//! Running a plan on an [`Executor`]: step by step, `ROLLBACK` first on a failure inside the
+//! transaction, a failed COPY explained from the load-error tables, stages dropped however the
+//! load ends.
+
+use std::fmt::Write as _;
+
+use super::plan::{LoadPlan, Step, StepKind, ROLLBACK};
+use super::{RedshiftError, Result};
+use crate::warehouse::exec::{first_line, Executor};
+use crate::warehouse::postgres::{LoadReport, TableLoad};
+use crate::warehouse::sql::{load_error_queries, WriteMode};
+
+/// How a plan stopped early.
+enum Stop {
+    /// A COPY failed: the load-error tables are read once the transaction is rolled back.
+    Copy {
+        table: &'static str,
+        manifest: String,
+        reason: String,
+    },
+    Error(RedshiftError),
+}
+
+/// What a run of a plan has done to the session so far.
+#[derive(Default)]
+struct Session {
+    in_transaction: bool,
+    /// Tables whose stage was created and not yet dropped.
+    stages: Vec<&'static str>,
+}
+
+/// Runs `plan` on `exec`, step by step. On a failure inside the transaction it issues `ROLLBACK`
+/// before anything else; a failed COPY is then explained from the load-error tables, and the stage
+/// tables created so far are dropped.
+pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadReport> {
+    let mut session = Session::default();
+    let stop = match run_steps(exec, plan, &mut session).await {
+        Ok(report) => return Ok(report),
+        Err(stop) => stop,
+    };
+    if session.in_transaction {
+        if let Err(e) = exec.run(ROLLBACK).await {
+            tracing::warn!(
+                error = %e,
+                "ROLLBACK after a failed load failed; the server discards the open transaction \
+                 when the connection closes"
+            );
+        }
+    }
+    let error = match stop {
+        Stop::Error(e) => e,
+        Stop::Copy {
+            table,
+            manifest,
+            reason,
+        } => RedshiftError::Copy {
+            table,
+            manifest,
+            reason,
+            details: load_errors(exec).await,
+        },
+    };
+    for step in &plan.steps {
+        let created = step.table.is_some_and(|t| session.stages.contains(&t));
+        if step.kind == StepKind::DropStage && created {
+            drop_stage(exec, step).await;
+        }
+    }
+    Err(error)
+}
+
+/// Runs a [`StepKind::DropStage`] step; a failure is only logged (the stage goes with the session).
+async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
+    if let Err(e) = exec.run(&step.sql).await {
+        tracing::warn!(
+            statement = first_line(&step.sql),
+            error = %e,
+            "dropping a stage table failed; it goes when the session ends"
+        );
+    }
+}
+
+async fn run_steps<E: Executor>(
+    exec: &mut E,
+    plan: &LoadPlan,
+    session: &mut Session,
+) -> std::result::Result<LoadReport, Stop> {
+    let mut report = LoadReport {
+        mode: plan.mode,
+        tables: plan
+            .tables
+            .iter()
+            .map(|&(table, files)| TableLoad {
+                table,
+                files,
+                staged: 0,
+                deleted: 0,
+                inserted: 0,
+            })
+            .collect(),
+    };
+    for step in &plan.steps {
+        if step.kind == StepKind::DropStage {
+            drop_stage(exec, step).await;
+            session.stages.retain(|t| Some(*t) != step.table);
+            continue;
+        }
+        let reply = exec.run(&step.sql).await.map_err(|e| match &step.kind {
+            StepKind::Copy { manifest } => Stop::Copy {
+                table: step.table.unwrap_or("?"),
+                manifest: manifest.to_string(),
+                reason: e.message,
+            },
+            StepKind::Commit => {
+                // The server ends a transaction whose COMMIT failed.
+                session.in_transaction = false;
+                if e.code.is_none() {
+                    Stop::Error(RedshiftError::CommitUnknown { reason: e.message })
+                } else {
+                    Stop::Error(RedshiftError::Commit { reason: e.message })
+                }
+            }
+            _ => Stop::Error(RedshiftError::Statement {
+                table: step.table,
+                statement: first_line(&step.sql),
+                reason: e.message,
+            }),
+        })?;
+        let entry = step
+            .table
+            .and_then(|t| report.tables.iter_mut().find(|e| e.table == t));
+        match (&step.kind, entry) {
+            (StepKind::Begin, _) => session.in_transaction = true,
+            (StepKind::Shape, _) => {
+                crate::warehouse::shape::compare(&reply.rows)
+                    .map_err(|e| Stop::Error(RedshiftError::Shape(e)))?;
+            }
+            (StepKind::Commit, _) => session.in_transaction = false,
+            (StepKind::CreateStage, _) => session.stages.extend(step.table),
+            (StepKind::CopyCount { manifest, expected }, Some(entry)) => {
+                let loaded = reply.scalar().and_then(|v| v.trim().parse::<i64>().ok());
+                let loaded = loaded.ok_or_else(|| {
+                    Stop::Error(RedshiftError::Statement {
+                        table: step.table,
+                        statement: first_line(&step.sql),
+                        reason: format!("expected one row count, got {:?}", reply.rows),
+                    })
+                })?;
+                if u64::try_from(loaded).ok() != Some(*expected) {
+                    return Err(Stop::Error(RedshiftError::RowCount {
+                        table: entry.table,
+                        manifest: manifest.to_string(),
+                        written: *expected,
+                        loaded,
+                    }));
+                }
+                entry.staged = *expected;
+                if plan.mode == WriteMode::Replace {
+                    entry.inserted = *expected;
+                }
+            }
+            (StepKind::Delete, Some(entry)) => entry.deleted += reply.affected,
+            (StepKind::Insert, Some(entry)) => entry.inserted += reply.affected,
+            _ => {}
+        }
+    }
+    for t in &report.tables {
+        tracing::info!(
+            table = t.table,
+            copied = t.staged,
+            deleted = t.deleted,
+            inserted = t.inserted,
+            "loaded into Redshift"
+        );
+    }
+    Ok(report)
+}
+
+/// What the load-error tables say about this session's failed COPY, as one line: the newest rows
+/// of the first of [`load_error_queries`] that has any, else why none could tell.
+///
+/// Inside a transaction Redshift answers nothing but `ROLLBACK` after a failure (SQLSTATE 25P02),
+/// so the caller rolls back first; the queries select by session, which survives the rollback.
+async fn load_errors<E: Executor>(exec: &mut E) -> String {
+    let mut failures = Vec::new();
+    let mut answered = false;
+    for query in load_error_queries() {
+        match exec.run(query).await {
+            Ok(reply) if reply.rows.is_empty() => answered = true,
+            Ok(reply) => {
+                let mut out = String::from("load errors:");
+                for row in &reply.rows {
+                    let v = |i: usize| {
+                        row.get(i)
+                            .and_then(|v| v.as_deref())
+                            .map_or("", str::trim)
+                            .to_owned()
+                    };
+                    let _ = write!(
+                        out,
+                        " [{}, line {}, column {} ({}): {} (code {})]",
+                        v(0),
+                        v(1),
+                        v(2),
+                        v(3),
+                        v(5),
+                        v(4)
+                    );
+                }
+                return out;
+            }
+            Err(e) => failures.push(format!("{}: {e}", first_line(query))),
+        }
+    }
+    if answered {
+        "the load-error tables hold no rows for this COPY".to_owned()
+    } else {
+        format!("load error details unavailable ({})", failures.join("; "))
+    }
+}
