@@ -13,6 +13,7 @@
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.
 
+pub mod backfill;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod source;
 pub mod summary;
 pub mod transform;
 pub mod warehouse;
+pub mod window;
 
 pub use progress::Progress;
 
@@ -52,6 +54,9 @@ pub enum Error {
     /// Loading Redshift failed.
     #[error(transparent)]
     Redshift(#[from] warehouse::redshift::RedshiftError),
+    /// A windowed run's state is wrong or belongs to another run.
+    #[error(transparent)]
+    Backfill(#[from] backfill::BackfillError),
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),

@@ -45,6 +45,12 @@ pub struct RunSummary {
     pub event_lines: u64,
     /// Events that are not song plays (they still feed `users`).
     pub other_events: u64,
+    /// Events outside `--since`/`--until` in the log files read (files named for days outside
+    /// the range are not read at all).
+    pub out_of_range_events: u64,
+    /// Windows processed and published by this run (`--window`), and windows skipped because
+    /// an earlier run published them (`--resume`).
+    pub windows: Option<WindowCounts>,
     /// Song plays that repeated an event already seen.
     pub duplicate_events: u64,
     /// Song plays matched to a catalogue song.
@@ -63,6 +69,15 @@ pub struct RunSummary {
     pub rejects_file: Option<String>,
     /// What was loaded into a warehouse, when the run had a target.
     pub load: Option<LoadSummary>,
+}
+
+/// The windows of a windowed run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WindowCounts {
+    /// Windows processed and published by this run.
+    pub done: u64,
+    /// Windows an earlier run had published, skipped (`--resume`).
+    pub skipped: u64,
 }
 
 /// A warehouse load.
@@ -121,6 +136,7 @@ impl RunSummary {
         self.event_lines
             == self.rows("songplays")
                 + self.other_events
+                + self.out_of_range_events
                 + self.duplicate_events
                 + self.rejected_events
     }
@@ -160,18 +176,30 @@ impl RunSummary {
         }
         let _ = writeln!(
             s,
-            "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}",
+            "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}{}",
             self.event_lines,
             self.rows("songplays"),
             self.other_events,
             self.duplicate_events,
             self.rejected_events,
+            if self.out_of_range_events > 0 {
+                format!(" + {} outside --since/--until", self.out_of_range_events)
+            } else {
+                String::new()
+            },
             if self.accounting_holds() {
                 ""
             } else {
                 "  (MISMATCH)"
             }
         );
+        if let Some(w) = &self.windows {
+            let _ = writeln!(
+                s,
+                "windows: {} published by this run, {} skipped (published before)",
+                w.done, w.skipped
+            );
+        }
         let _ = writeln!(
             s,
             "matched songplays: {}   rejected records: {}   truncated values: {}",
