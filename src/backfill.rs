@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::etl::{failed_dir, keep_rejects, open_source, prepare_output};
 use crate::plan::TransformPlan;
 use crate::run::{
-    finish_events, logs_in, order_tables, read_catalog, stream_events, write_table, EventFilter,
-    EventOutcome, EventSink,
+    finish_events, order_tables, read_catalog, stream_events, write_table, EventOutcome, EventSink,
 };
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::marker::MARKER;
@@ -37,7 +36,9 @@ use crate::source::InputFile;
 use crate::summary::{RunSummary, TableSummary, WindowCounts};
 use crate::transform::text::Truncations;
 use crate::transform::users::UserTracker;
-use crate::window::{day_of_file, named_days, windows_between, Window, WindowSize};
+use crate::window::{
+    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize,
+};
 use crate::{Error, Progress, Result};
 
 /// The state of a windowed run, inside the output it describes (so that it is published with
@@ -115,6 +116,17 @@ fn read_state(output: &Path) -> Result<Option<State>> {
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| state_error(&path, e.to_string()))
+}
+
+/// Writes `state` to `path`, flushed to disk.
+fn write_state(path: &Path, state: &State) -> Result<()> {
+    use std::io::Write;
+    let text = serde_json::to_string(state).map_err(|e| state_error(path, e.to_string()))?;
+    let mut file = std::fs::File::create(path).map_err(crate::sink::io_error(path))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(crate::sink::io_error(path))?;
+    Ok(())
 }
 
 fn state_error(path: &Path, reason: String) -> Error {
@@ -309,6 +321,9 @@ pub fn execute_windows(
         }
         test_point(&format!("window-{at}-written"));
         load(&dir, &mut summary, base.is_none())?;
+        // The window's own files are flushed here; the previous output's, linked below, are on
+        // disk already, so the publish flushes only the folders.
+        crate::sink::switch::sync_tree(&dir, true).map_err(crate::sink::io_error(&dir))?;
         if let Some(base) = base {
             link_tables(base, &dir, &["songplays", "time", REJECTS_DIR])?;
         }
@@ -316,10 +331,8 @@ pub fn execute_windows(
             done_until: window.end,
             ..state.clone()
         };
-        let path = dir.join(STATE_FILE);
-        let text = serde_json::to_string(&state).unwrap_or_default();
-        std::fs::write(&path, text).map_err(crate::sink::io_error(&path))?;
-        stage.publish()?;
+        write_state(&dir.join(STATE_FILE), &state)?;
+        stage.publish_flushed()?;
         test_point(&format!("window-{at}-published"));
         if let Some(w) = summary.windows.as_mut() {
             w.done += 1;
@@ -361,7 +374,7 @@ fn run_window(
     users: UserTracker,
     bar: indicatif::ProgressBar,
     rejects: &RejectSink,
-) -> Result<(Vec<TableSummary>, UserTracker, crate::run::EventCounts)> {
+) -> Result<(Vec<TableSummary>, UserTracker, crate::summary::EventCounts)> {
     let parts = |table: &str| input.base.map_or(Ok(0), |b| next_part(&b.join(table)));
     let songplays =
         TableWriter::new(dir, &SONGPLAYS, plan.writer)?.starting_at(parts(SONGPLAYS.name)?);

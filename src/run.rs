@@ -28,13 +28,14 @@ use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
 use crate::sink::rejects::RejectSink;
 use crate::source::budget::ByteBudget;
 use crate::source::{Fetched, InputFile, Source};
+use crate::summary::EventCounts;
 use crate::summary::{RunSummary, TableSummary};
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
 use crate::transform::songplays::{Dedup, SongplayBuilder, SongplayChunk};
 use crate::transform::text::Truncations;
 use crate::transform::time::time_batches;
 use crate::transform::users::UserTracker;
-use crate::window::{day_of_file, TimeRange, DAY_MS};
+use crate::window::{day_of_file, logs_in, EventFilter, TimeRange};
 use crate::{Error, Progress, Result};
 
 /// How a transform run behaves.
@@ -44,32 +45,6 @@ pub struct TransformOptions {
     pub writer: WriterOptions,
     /// Events kept (`--since`/`--until`); log files named for days outside it are not read.
     pub range: TimeRange,
-}
-
-/// Which events of the log files a run keeps.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct EventFilter {
-    /// Events kept: the run's range, or its part in the current window.
-    pub keep: TimeRange,
-    /// The run's range. In a windowed run (`windowed`), an event of a file named for a day
-    /// that lies outside `keep` but inside `range` is rejected: the file is read in its day's
-    /// window only, so the event would otherwise be lost.
-    pub range: TimeRange,
-    /// Whether this is one window of a windowed run.
-    pub windowed: bool,
-}
-
-/// The log files whose named day overlaps `range` (files without a day in their name are kept).
-pub(crate) fn logs_in(files: Vec<InputFile>, range: &TimeRange) -> Vec<InputFile> {
-    if range.is_all() {
-        return files;
-    }
-    files
-        .into_iter()
-        .filter(|f| {
-            day_of_file(&f.name).is_none_or(|d| range.overlaps(d * DAY_MS, (d + 1) * DAY_MS))
-        })
-        .collect()
 }
 
 /// Bytes of input parsed per group; bounds the memory of files in flight.
@@ -140,16 +115,14 @@ pub fn transform(
             range: options.range,
             windowed: false,
         };
-        let events = TableWriter::new(out, &SONGPLAYS, options.writer).and_then(|songplays| {
+        let events = TableWriter::new(out, &SONGPLAYS, options.writer).map(|songplays| {
             let bar = progress.files("events", log_files.len() as u64);
             let sink = EventSink {
                 songplays,
                 users: UserTracker::default(),
                 bar,
             };
-            Ok(stream_events(
-                source, &log_files, &catalog, &filter, sink, rejects,
-            ))
+            stream_events(source, &log_files, &catalog, &filter, sink, rejects)
         });
         let catalog_tables = catalog_tables.join().map_err(|_| Error::WriterStopped)?;
         Ok::<_, Error>((catalog_tables, events))
@@ -467,36 +440,6 @@ pub(crate) struct EventOutcome {
     pub dedup: Dedup,
     /// The songplays writer, its last row group not yet flushed.
     pub songplays: TableWriter,
-}
-
-/// The counts of streamed events.
-#[derive(Debug, Default)]
-pub(crate) struct EventCounts {
-    lines: u64,
-    /// Events outside the range or window kept.
-    outside: u64,
-    song_plays: u64,
-    matched: u64,
-    bytes: u64,
-    /// Rejected lines (and unreadable files).
-    rejected: u64,
-    /// Song plays dropped as duplicates.
-    duplicates: u64,
-    pub truncations: Truncations,
-}
-
-impl EventCounts {
-    /// Adds these counts to `summary` and the text cuts to `cuts`.
-    pub fn count_into(&self, summary: &mut RunSummary, cuts: &mut Truncations) {
-        summary.event_lines += self.lines;
-        summary.rejected_events += self.rejected;
-        summary.out_of_range_events += self.outside;
-        summary.other_events += self.lines - self.song_plays - self.rejected - self.outside;
-        summary.duplicate_events += self.duplicates;
-        summary.matched_songplays += self.matched;
-        summary.input_bytes += self.bytes;
-        cuts.merge(&self.truncations);
-    }
 }
 
 /// One parsed piece of a log file.

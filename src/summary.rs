@@ -122,6 +122,40 @@ impl LoadSummary {
     }
 }
 
+/// The counts of streamed events.
+#[derive(Debug, Default)]
+pub(crate) struct EventCounts {
+    pub lines: u64,
+    /// Events outside the range or window kept.
+    pub outside: u64,
+    pub song_plays: u64,
+    pub matched: u64,
+    pub bytes: u64,
+    /// Rejected lines (and unreadable files).
+    pub rejected: u64,
+    /// Song plays dropped as duplicates.
+    pub duplicates: u64,
+    pub truncations: crate::transform::text::Truncations,
+}
+
+impl EventCounts {
+    /// Adds these counts to `summary` and the text cuts to `cuts`.
+    pub fn count_into(
+        &self,
+        summary: &mut RunSummary,
+        cuts: &mut crate::transform::text::Truncations,
+    ) {
+        summary.event_lines += self.lines;
+        summary.rejected_events += self.rejected;
+        summary.out_of_range_events += self.outside;
+        summary.other_events += self.lines - self.song_plays - self.rejected - self.outside;
+        summary.duplicate_events += self.duplicates;
+        summary.matched_songplays += self.matched;
+        summary.input_bytes += self.bytes;
+        cuts.merge(&self.truncations);
+    }
+}
+
 impl RunSummary {
     /// Rows written to `table`.
     pub fn rows(&self, table: &str) -> u64 {

@@ -238,6 +238,35 @@ pub fn named_days(names: impl Iterator<Item = Option<i64>>) -> Option<(i64, i64)
     (lo <= hi).then_some((lo * DAY_MS, hi * DAY_MS + DAY_MS - 1))
 }
 
+/// Which events of the log files a run keeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventFilter {
+    /// Events kept: the run's range, or its part in the current window.
+    pub keep: TimeRange,
+    /// The run's range. In a windowed run (`windowed`), an event of a file named for a day
+    /// that lies outside `keep` but inside `range` is rejected: the file is read in its day's
+    /// window only, so the event would otherwise be lost.
+    pub range: TimeRange,
+    /// Whether this is one window of a windowed run.
+    pub windowed: bool,
+}
+
+/// The log files whose named day overlaps `range` (files without a day in their name are kept).
+pub fn logs_in(
+    files: Vec<crate::source::InputFile>,
+    range: &TimeRange,
+) -> Vec<crate::source::InputFile> {
+    if range.is_all() {
+        return files;
+    }
+    files
+        .into_iter()
+        .filter(|f| {
+            day_of_file(&f.name).is_none_or(|d| range.overlaps(d * DAY_MS, (d + 1) * DAY_MS))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

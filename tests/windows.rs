@@ -170,6 +170,17 @@ fn since_and_until_give_the_counts_of_the_json_and_skip_files_outside() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+#[test]
+fn windowed_runs_equal_a_one_shot_run_on_the_large_set() {
+    let Some(large) = common::large() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let one = etl(dir, &large, "one", &[]);
+    let by_day = etl(dir, &large, "by-day", &["--window", "day"]);
+    assert_eq!(by_day["matched_songplays"], one["matched_songplays"]);
+    assert_same(&dir.join("one"), &dir.join("by-day"));
+}
+
 /// Appends `lines` to the log file of `day` (`YYYY-MM-DD`) under `input`.
 fn add_events(input: &Path, day: &str, lines: &[String]) {
     let path = input.join(format!(
