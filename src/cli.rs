@@ -181,6 +181,22 @@ pub struct TransformArgs {
     /// When another run holds the output, wait for it to end instead of failing at once.
     #[arg(long)]
     pub wait_for_lock: bool,
+    /// Keep only events at or after this UTC date or instant (2018-11-05, 2018-11-05T06:00:00Z).
+    /// Log files named for earlier days are not read.
+    #[arg(long, value_name = "DATE|TIME", value_parser = crate::window::parse_instant)]
+    pub since: Option<i64>,
+    /// Keep only events before this UTC date or instant (the end is excluded). Log files named
+    /// for later days are not read.
+    #[arg(long, value_name = "DATE|TIME", value_parser = crate::window::parse_instant)]
+    pub until: Option<i64>,
+    /// Process the events one UTC day, ISO week or month at a time, publishing (and loading)
+    /// each window before the next: memory is bounded by the largest window, not the input.
+    #[arg(long, value_enum, value_name = "SIZE")]
+    pub window: Option<crate::window::WindowSize>,
+    /// Go on with a windowed run that was interrupted: skip the windows the output already holds
+    /// (recorded in <output>/_windows.json).
+    #[arg(long, requires = "window")]
+    pub resume: bool,
 }
 
 /// Flags of `etl`.
@@ -254,6 +270,12 @@ impl TransformArgs {
                 max_file_bytes: self.max_file_bytes,
             },
             wait_for_lock: self.wait_for_lock,
+            range: crate::window::TimeRange {
+                since: self.since,
+                until: self.until,
+            },
+            window: self.window,
+            resume: self.resume,
         }
         .validate()
     }
@@ -297,6 +319,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             let plan = args.transform.plan(&config)?;
             let mode = WriteMode::from(args.write);
             if args.mode == crate::commands::Mode::Elt {
+                if !plan.range.is_all() || plan.window.is_some() {
+                    return Err(Error::Usage(
+                        "--since, --until and --window select events sparkify reads; \
+                         --mode elt has the warehouse read them (use --mode transform)"
+                            .into(),
+                    ));
+                }
                 let t = &args.transform;
                 return crate::commands::etl_elt(
                     &target, &plan, mode, &config, t.dry_run, t.json, cli.quiet,
@@ -307,24 +336,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 print!("{}", describe_load(&target, mode, false)?);
                 return Ok(0);
             }
-            let summary = execute_transform(&plan, &progress, |staged, summary| match &target {
-                Target::Local => Ok(()),
-                Target::Postgres(pg) => {
-                    let report = load_postgres(pg, staged, mode)?;
-                    summary.load = Some(load_summary(pg, &report));
-                    Ok(())
-                }
-                Target::Redshift(rs) => {
-                    let rows = summary
-                        .tables
-                        .iter()
-                        .map(|t| (t.name.clone(), t.rows))
-                        .collect();
-                    let input = RedshiftInput::Folder { dir: staged, rows };
-                    let run = load_redshift(rs, input, mode)?;
-                    summary.load = Some(redshift_summary(rs, &run));
-                    Ok(())
-                }
+            let summary = execute_transform(&plan, &progress, |staged, summary, starts| {
+                // Only the load that starts the output may replace the tables; later windows add.
+                let mode = if starts { mode } else { WriteMode::Merge };
+                load_into(&target, staged, summary, mode)
             })?;
             print_summary(&summary, args.transform.json, cli.quiet)?;
             Ok(0)
@@ -335,7 +350,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 println!("{plan}");
                 return Ok(0);
             }
-            let summary = execute_transform(&plan, &progress, |_, _| Ok(()))?;
+            let summary = execute_transform(&plan, &progress, |_, _, _| Ok(()))?;
             print_summary(&summary, args.json, cli.quiet)?;
             Ok(0)
         }
@@ -346,6 +361,39 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
         Command::Query(args) => crate::commands::query_command(args, &config),
         Command::Report(args) => crate::report::command::report_command(args, &config, cli.quiet),
+    }
+}
+
+/// Loads the staged folder `staged` into `target` with `mode`, recording the load in `summary`.
+fn load_into(
+    target: &Target,
+    staged: &std::path::Path,
+    summary: &mut crate::summary::RunSummary,
+    mode: WriteMode,
+) -> Result<()> {
+    match target {
+        Target::Local => Ok(()),
+        Target::Postgres(pg) => {
+            let report = load_postgres(pg, staged, mode)?;
+            summary.load = Some(load_summary(pg, &report));
+            Ok(())
+        }
+        Target::Redshift(rs) => {
+            // A window's folder: its rows are counted from its files.
+            let rows = if summary.tables.is_empty() {
+                redshift::parquet_rows(staged)?
+            } else {
+                summary
+                    .tables
+                    .iter()
+                    .map(|t| (t.name.clone(), t.rows))
+                    .collect()
+            };
+            let input = RedshiftInput::Folder { dir: staged, rows };
+            let run = load_redshift(rs, input, mode)?;
+            summary.load = Some(redshift_summary(rs, &run));
+            Ok(())
+        }
     }
 }
 

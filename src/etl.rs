@@ -18,17 +18,25 @@ use crate::{Error, Progress, Result};
 /// Runs `plan`: lock a local output (failing at once, or waiting, when another run holds it),
 /// stage, transform, hand the staged folder to `load` (a warehouse load), publish. Nothing is
 /// published when any step fails; a run stopped by too many rejects keeps them beside the output.
+///
+/// A windowed plan (`--window`) runs window by window instead (see [`crate::backfill`]), calling
+/// `load` once per window; its last argument says whether the load starts the warehouse's data
+/// (the only window a replacing load may clear the tables for).
 pub fn execute_transform(
     plan: &TransformPlan,
     progress: &Progress,
-    load: impl FnOnce(&Path, &mut RunSummary) -> Result<()>,
+    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
 ) -> Result<RunSummary> {
+    if let Some(size) = plan.window {
+        return crate::backfill::execute_windows(plan, size, progress, load);
+    }
     let (staging_for, _lock) = prepare_output(plan)?;
     let source = plan.open_source()?;
     let staging = Staging::new(&staging_for)?;
     let rejects = RejectSink::create(staging.path(), plan.max_bad_records)?;
     let options = TransformOptions {
         writer: plan.writer,
+        range: plan.range,
     };
     let outcome = transform(
         source.as_ref(),
@@ -55,7 +63,7 @@ pub fn execute_transform(
     };
     crate::sink::switch::test_point("staged");
     let started = std::time::Instant::now();
-    load(staging.path(), &mut summary)?;
+    load(staging.path(), &mut summary, true)?;
     if summary.load.is_some() {
         summary
             .stages
@@ -87,7 +95,7 @@ pub fn execute_transform(
 /// Where the run stages (beside a local output; for an S3 output, in the temporary folder) and,
 /// for a local output, its lock. Under the lock, what killed runs left is cleaned up and the
 /// output is checked once more (the plan checked it before the lock was taken).
-fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)> {
+pub(crate) fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)> {
     let Location::Local(dir) = &plan.output else {
         let staging_for = std::env::temp_dir().join("sparkify-s3");
         clean_leftovers(&staging_for)?;
@@ -107,7 +115,7 @@ fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)>
 }
 
 /// Keeps the rejects of a failed run (the staged folder without its tables) as `failed`.
-fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
+pub(crate) fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
     let dir = staging.path();
     for entry in std::fs::read_dir(dir).map_err(crate::sink::io_error(dir))? {
         let entry = entry.map_err(crate::sink::io_error(dir))?;
@@ -122,7 +130,7 @@ fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
 
 /// Where a failed run's rejects are kept: `<output>.failed` beside a local output (`output` is
 /// its resolved path); for an S3 output a local folder in the working directory.
-fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
+pub(crate) fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
     match plan_output {
         Location::Local(_) => output.with_file_name(format!(
             "{}.failed",

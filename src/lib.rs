@@ -27,6 +27,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod backfill;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -45,6 +46,7 @@ mod sys;
 pub mod target;
 pub mod transform;
 pub mod warehouse;
+pub mod window;
 
 pub use progress::Progress;
 
@@ -69,6 +71,9 @@ pub enum Error {
     /// Loading Redshift failed.
     #[error(transparent)]
     Redshift(#[from] warehouse::redshift::RedshiftError),
+    /// A windowed run's state is wrong or belongs to another run.
+    #[error(transparent)]
+    Backfill(#[from] backfill::BackfillError),
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),

@@ -127,6 +127,12 @@ pub struct TransformPlan {
     pub limits: crate::source::Limits,
     /// Whether to wait for another run on the same output to end, rather than fail.
     pub wait_for_lock: bool,
+    /// Events kept (`--since`/`--until`).
+    pub range: crate::window::TimeRange,
+    /// Process and publish one window at a time (`--window`).
+    pub window: Option<crate::window::WindowSize>,
+    /// Skip the windows an earlier run published (`--resume`).
+    pub resume: bool,
 }
 
 /// S3 access settings of a plan (credentials and endpoint come from the standard AWS chain).
@@ -160,6 +166,26 @@ impl TransformPlan {
         }
         if self.limits.max_file_bytes == 0 {
             return Err(Error::Usage("--max-file-bytes must be at least 1".into()));
+        }
+        if let (Some(since), Some(until)) = (self.range.since, self.range.until) {
+            if since >= until {
+                return Err(Error::Usage(format!(
+                    "--since must be before --until (the range {} is empty)",
+                    self.range
+                )));
+            }
+        }
+        if self.resume && self.window.is_none() {
+            return Err(Error::Usage(
+                "--resume continues a windowed run: it needs --window".into(),
+            ));
+        }
+        if self.window.is_some() && matches!(self.output, Location::S3(_)) {
+            return Err(Error::Usage(
+                "--window publishes each window into a local --output folder; an S3 output \
+                 is published once per run (run without --window, or write locally and upload)"
+                    .into(),
+            ));
         }
         Ok(self)
     }
@@ -260,6 +286,26 @@ impl fmt::Display for TransformPlan {
                 "s3:        region {}, {} requests in flight; endpoint and credentials from the AWS chain",
                 self.s3.region.as_deref().unwrap_or("from the AWS chain"),
                 self.s3.concurrency
+            )?;
+        }
+        if !self.range.is_all() {
+            writeln!(
+                f,
+                "events:    ts in {} (UTC); log files named for days outside it are not read",
+                self.range
+            )?;
+        }
+        if let Some(size) = self.window {
+            writeln!(
+                f,
+                "windows:   one {size} at a time, each published when done{}; state in {}/{}",
+                if self.resume {
+                    ", skipping those an earlier run published"
+                } else {
+                    ""
+                },
+                self.output,
+                crate::backfill::STATE_FILE
             )?;
         }
         writeln!(

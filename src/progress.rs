@@ -38,6 +38,19 @@ impl Progress {
         self.bar(stage, None, "{prefix:>8} {pos} files {msg} {elapsed}")
     }
 
+    /// A bar for one window of a windowed run, counting the run's log files: `done` of `total`
+    /// are behind it, so that its estimate of the time left covers the windows still to come.
+    pub fn window(&self, label: &str, done: usize, total: usize) -> ProgressBar {
+        let bar = self.bar(
+            label,
+            Some(total as u64),
+            "{prefix:>12} [{bar:30}] {pos}/{len} files {msg} {elapsed}, ETA {eta}",
+        );
+        bar.set_position(done as u64);
+        bar.reset_eta();
+        bar
+    }
+
     fn bar(&self, stage: &str, len: Option<u64>, template: &str) -> ProgressBar {
         if !self.enabled {
             return ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());

@@ -28,12 +28,14 @@ use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
 use crate::sink::rejects::RejectSink;
 use crate::source::budget::ByteBudget;
 use crate::source::{Fetched, InputFile, Source};
+use crate::summary::EventCounts;
 use crate::summary::{RunSummary, TableSummary};
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
 use crate::transform::songplays::{Dedup, SongplayBuilder, SongplayChunk};
 use crate::transform::text::Truncations;
 use crate::transform::time::time_batches;
 use crate::transform::users::UserTracker;
+use crate::window::{day_of_file, logs_in, EventFilter, TimeRange};
 use crate::{Error, Progress, Result};
 
 /// How a transform run behaves.
@@ -41,6 +43,8 @@ use crate::{Error, Progress, Result};
 pub struct TransformOptions {
     /// Parquet layout.
     pub writer: WriterOptions,
+    /// Events kept (`--since`/`--until`); log files named for days outside it are not read.
+    pub range: TimeRange,
 }
 
 /// Bytes of input parsed per group; bounds the memory of files in flight.
@@ -76,7 +80,9 @@ pub fn transform(
     let mut cuts = Truncations::default();
 
     let started = Instant::now();
-    let log_files = source.list("log_data")?;
+    let listed = source.list("log_data")?;
+    let any_logs = !listed.is_empty();
+    let log_files = logs_in(listed, &options.range);
     summary.log_files = log_files.len() as u64;
     summary
         .stages
@@ -84,7 +90,7 @@ pub fn transform(
 
     let started = Instant::now();
     let catalog = read_catalog(source, progress, &mut summary, rejects, &mut cuts)?;
-    if summary.song_files == 0 && log_files.is_empty() {
+    if summary.song_files == 0 && !any_logs {
         return Err(crate::source::no_input(source).into());
     }
     summary.duplicate_songs = catalog.duplicate_songs;
@@ -104,47 +110,31 @@ pub fn transform(
                     .collect::<Result<Vec<_>>>()
             })
             .map_err(Error::Thread)?;
-        let events = stream_events(
-            source, &log_files, &catalog, out, options, rejects, progress,
-        );
+        let filter = EventFilter {
+            keep: options.range,
+            range: options.range,
+            windowed: false,
+        };
+        let events = TableWriter::new(out, &SONGPLAYS, options.writer).map(|songplays| {
+            let bar = progress.files("events", log_files.len() as u64);
+            let sink = EventSink {
+                songplays,
+                users: UserTracker::default(),
+                bar,
+            };
+            stream_events(source, &log_files, &catalog, &filter, sink, rejects)
+        });
         let catalog_tables = catalog_tables.join().map_err(|_| Error::WriterStopped)?;
         Ok::<_, Error>((catalog_tables, events))
     })?;
     let mut tables = catalog_tables?;
-    let events = events?;
-    summary.event_lines = events.lines;
-    summary.rejected_events = events.rejected;
-    summary.other_events = events.lines - events.song_plays - summary.rejected_events;
-    summary.duplicate_events = events.dedup.duplicates;
-    summary.matched_songplays = events.matched;
-    summary.input_bytes += events.bytes;
-    cuts.merge(&events.truncations);
-    // The last songplays row group, `users` and `time` are encoded side by side; `time`, the
-    // largest, starts first.
+    let events = events??;
+    events.counts.count_into(&mut summary, &mut cuts);
     let (users, dedup, songplays) = (events.users, events.dedup, events.songplays);
-    let (time, (songplay_files, users)) = rayon::join(
-        || -> Result<_> {
-            let starts = dedup.into_start_times();
-            let mut writer = TableWriter::new(out, &TIME, options.writer)?.encoding_in_parallel();
-            for batch in time_batches(starts, options.writer.rows_per_group) {
-                writer.write(&batch?)?;
-            }
-            Ok(table_summary(&TIME, &writer.finish()?))
-        },
-        || {
-            rayon::join(
-                || songplays.finish(),
-                || -> Result<_> {
-                    let (batch, user_cuts) = users.into_batch()?;
-                    let users = write_table(out, &USERS, &batch, options.writer, true)?;
-                    Ok((users, user_cuts))
-                },
-            )
-        },
-    );
-    let (users, user_cuts) = users?;
+    let time = TableWriter::new(out, &TIME, options.writer)?;
+    let (written, user_cuts) = finish_events(out, options.writer, dedup, songplays, time, users)?;
     cuts.merge(&user_cuts);
-    tables.extend([users, time?, table_summary(&SONGPLAYS, &songplay_files?)]);
+    tables.extend(written);
     summary
         .stages
         .push(("events".into(), started.elapsed().as_secs_f64()));
@@ -158,7 +148,7 @@ pub fn transform(
 }
 
 /// Tables in the order users read them: the fact first, then the dimensions.
-fn order_tables(mut tables: Vec<TableSummary>) -> Vec<TableSummary> {
+pub(crate) fn order_tables(mut tables: Vec<TableSummary>) -> Vec<TableSummary> {
     let rank = |name: &str| {
         [&SONGPLAYS, &USERS, &SONGS, &ARTISTS, &TIME]
             .iter()
@@ -166,6 +156,42 @@ fn order_tables(mut tables: Vec<TableSummary>) -> Vec<TableSummary> {
     };
     tables.sort_by_key(|t| rank(&t.name));
     tables
+}
+
+/// Writes what the events left to write side by side: the last songplays row group, `users`
+/// (from `users`) and `time` (the start times `dedup` kept, into `time`); `time`, the largest,
+/// starts first. Returns the three tables' summaries and the text cuts of `users`.
+pub(crate) fn finish_events(
+    out: &Path,
+    options: WriterOptions,
+    dedup: Dedup,
+    songplays: TableWriter,
+    time: TableWriter,
+    users: UserTracker,
+) -> Result<(Vec<TableSummary>, Truncations)> {
+    let (time, (songplay_files, users)) = rayon::join(
+        || -> Result<_> {
+            let starts = dedup.into_start_times();
+            let mut writer = time.encoding_in_parallel();
+            for batch in time_batches(starts, options.rows_per_group) {
+                writer.write(&batch?)?;
+            }
+            Ok(table_summary(&TIME, &writer.finish()?))
+        },
+        || {
+            rayon::join(
+                || songplays.finish(),
+                || -> Result<_> {
+                    let (batch, user_cuts) = users.into_batch()?;
+                    let users = write_table(out, &USERS, &batch, options, true)?;
+                    Ok((users, user_cuts))
+                },
+            )
+        },
+    );
+    let (users, user_cuts) = users?;
+    let tables = vec![users, time?, table_summary(&SONGPLAYS, &songplay_files?)];
+    Ok((tables, user_cuts))
 }
 
 fn table_summary(table: &Table, files: &[WrittenFile]) -> TableSummary {
@@ -179,7 +205,7 @@ fn table_summary(table: &Table, files: &[WrittenFile]) -> TableSummary {
 
 /// Writes `table` from one batch, its columns encoded side by side when `parallel` (see
 /// [`TableWriter::encoding_in_parallel`]).
-fn write_table(
+pub(crate) fn write_table(
     out: &Path,
     table: &'static Table,
     batch: &RecordBatch,
@@ -348,7 +374,7 @@ impl SongFold {
 /// Reads and parses every song file into the catalogue: on the parse workers as they list the
 /// folders when the source can ([`Source::read_all`]), else listed, then fetched ahead of them.
 /// Stops early once `rejects` holds more than it tolerates.
-fn read_catalog(
+pub(crate) fn read_catalog(
     source: &dyn Source,
     progress: &Progress,
     summary: &mut RunSummary,
@@ -399,19 +425,21 @@ fn read_catalog(
     Ok(SongCatalog::build(parts)?)
 }
 
+/// Where streamed events go: the songplays writer, the users seen so far (carried across the
+/// windows of a windowed run), and the progress bar of the files.
+pub(crate) struct EventSink {
+    pub songplays: TableWriter,
+    pub users: UserTracker,
+    pub bar: indicatif::ProgressBar,
+}
+
 /// What streaming the events produced.
-struct EventOutcome {
-    lines: u64,
-    song_plays: u64,
-    matched: u64,
-    bytes: u64,
-    /// Rejected lines (and unreadable files).
-    rejected: u64,
-    users: UserTracker,
-    dedup: Dedup,
-    truncations: Truncations,
+pub(crate) struct EventOutcome {
+    pub counts: EventCounts,
+    pub users: UserTracker,
+    pub dedup: Dedup,
     /// The songplays writer, its last row group not yet flushed.
-    songplays: TableWriter,
+    pub songplays: TableWriter,
 }
 
 /// One parsed piece of a log file.
@@ -422,6 +450,8 @@ struct ParsedLog {
     /// Numbered from the piece's first line until the writer adds the lines before the piece.
     rejects: Vec<Reject>,
     counts: LineCounts,
+    /// Events outside the range or window kept.
+    outside: u64,
     bytes: u64,
 }
 
@@ -439,6 +469,7 @@ const PART_BYTES: usize = 16 << 20;
 
 fn parse_log_piece_of(
     catalog: &SongCatalog,
+    filter: &EventFilter,
     parser: &mut JsonParser,
     file: usize,
     name: &str,
@@ -447,12 +478,28 @@ fn parse_log_piece_of(
     let bytes = piece.bytes.len() as u64;
     let mut builder = SongplayBuilder::new(catalog, (piece.bytes.len() / 300).max(16));
     let mut rejects = Vec::new();
-    let counts = parse_log_piece(parser, name, piece, &mut rejects, |ev| builder.add(ev));
+    let mut outside = 0;
+    let dated = filter.windowed && day_of_file(name).is_some();
+    let counts = parse_log_piece(parser, name, piece, &mut rejects, |ev| {
+        if filter.keep.contains(ev.ts) {
+            builder.add(ev)
+        } else if dated && filter.range.contains(ev.ts) {
+            Err(format!(
+                "ts {} lies outside the day the file is named for; a windowed run reads a file \
+                 in its day's window only (run without --window to load it)",
+                crate::window::format_ms(ev.ts)
+            ))
+        } else {
+            outside += 1;
+            Ok(())
+        }
+    });
     Ok(ParsedLog {
         file,
         chunk: builder.finish()?,
         rejects,
         counts,
+        outside,
         bytes,
     })
 }
@@ -477,17 +524,21 @@ impl LineNumbers {
     }
 }
 
-fn stream_events(
+/// Streams the events of `files` that `filter` keeps into `sink`: plays matched, given ids,
+/// deduplicated and written; users folded into the sink's.
+pub(crate) fn stream_events(
     source: &dyn Source,
     files: &[InputFile],
     catalog: &SongCatalog,
-    out: &Path,
-    options: &TransformOptions,
+    filter: &EventFilter,
+    sink: EventSink,
     rejects: &RejectSink,
-    progress: &Progress,
 ) -> Result<EventOutcome> {
-    let bar = progress.files("events", files.len() as u64);
-    let writer = TableWriter::new(out, &SONGPLAYS, options.writer)?;
+    let EventSink {
+        songplays: writer,
+        users,
+        bar,
+    } = sink;
     let log_bytes: u64 = files.iter().map(|f| f.size).sum();
     let expected_plays = (log_bytes / BYTES_PER_PLAY).min(MAX_PRESIZED_PLAYS) as usize;
     std::thread::scope(|scope| {
@@ -496,33 +547,30 @@ fn stream_events(
             .name("sparkify-write".into())
             .spawn_scoped(scope, move || -> Result<EventOutcome> {
                 let mut o = EventOutcome {
-                    lines: 0,
-                    song_plays: 0,
-                    matched: 0,
-                    bytes: 0,
-                    rejected: 0,
-                    users: UserTracker::default(),
+                    counts: EventCounts::default(),
+                    users,
                     dedup: Dedup::with_capacity(expected_plays),
-                    truncations: Truncations::default(),
                     songplays: writer,
                 };
                 let mut numbers = LineNumbers::default();
                 for group in rx {
                     for mut parsed in group {
                         numbers.renumber(&mut parsed);
-                        o.lines += parsed.counts.lines;
-                        o.bytes += parsed.bytes;
-                        o.song_plays += parsed.chunk.batch.num_rows() as u64;
-                        o.matched += parsed.chunk.matched;
+                        o.counts.lines += parsed.counts.lines;
+                        o.counts.outside += parsed.outside;
+                        o.counts.bytes += parsed.bytes;
+                        o.counts.song_plays += parsed.chunk.batch.num_rows() as u64;
+                        o.counts.matched += parsed.chunk.matched;
                         if !parsed.rejects.is_empty() {
-                            o.rejected += parsed.rejects.len() as u64;
+                            o.counts.rejected += parsed.rejects.len() as u64;
                             rejects.extend(parsed.rejects);
                         }
-                        o.truncations.merge(&parsed.chunk.truncations);
+                        o.counts.truncations.merge(&parsed.chunk.truncations);
                         o.users.merge(&parsed.chunk.users);
                         let kept = o.dedup.filter(&parsed.chunk.batch)?;
                         o.songplays.write(&kept)?;
                     }
+                    o.counts.duplicates = o.dedup.duplicates;
                     rejects.check()?;
                 }
                 Ok(o)
@@ -542,7 +590,7 @@ fn stream_events(
             let parsed: Vec<ParsedLog> = pieces
                 .into_par_iter()
                 .map_init(JsonParser::default, |parser, (index, name, piece)| {
-                    parse_log_piece_of(catalog, parser, index, name, piece)
+                    parse_log_piece_of(catalog, filter, parser, index, name, piece)
                 })
                 .collect::<Result<_, ArrowError>>()?;
             tx.send(parsed).map_err(|_| Error::WriterStopped)
@@ -553,8 +601,8 @@ fn stream_events(
             // The writer's own error explains a stopped writer better than the send failure.
             (Err(Error::WriterStopped), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             (Ok(unreadable), Ok(mut outcome)) => {
-                outcome.lines += unreadable;
-                outcome.rejected += unreadable;
+                outcome.counts.lines += unreadable;
+                outcome.counts.rejected += unreadable;
                 Ok(outcome)
             }
         }

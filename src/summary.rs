@@ -45,6 +45,12 @@ pub struct RunSummary {
     pub event_lines: u64,
     /// Events that are not song plays (they still feed `users`).
     pub other_events: u64,
+    /// Events outside `--since`/`--until` in the log files read (files named for days outside
+    /// the range are not read at all).
+    pub out_of_range_events: u64,
+    /// Windows processed and published by this run (`--window`), and windows skipped because
+    /// an earlier run published them (`--resume`).
+    pub windows: Option<WindowCounts>,
     /// Song plays that repeated an event already seen.
     pub duplicate_events: u64,
     /// Song plays matched to a catalogue song.
@@ -63,6 +69,15 @@ pub struct RunSummary {
     pub rejects_file: Option<String>,
     /// What was loaded into a warehouse, when the run had a target.
     pub load: Option<LoadSummary>,
+}
+
+/// The windows of a windowed run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WindowCounts {
+    /// Windows processed and published by this run.
+    pub done: u64,
+    /// Windows an earlier run had published, skipped (`--resume`).
+    pub skipped: u64,
 }
 
 /// A warehouse load.
@@ -107,6 +122,40 @@ impl LoadSummary {
     }
 }
 
+/// The counts of streamed events.
+#[derive(Debug, Default)]
+pub(crate) struct EventCounts {
+    pub lines: u64,
+    /// Events outside the range or window kept.
+    pub outside: u64,
+    pub song_plays: u64,
+    pub matched: u64,
+    pub bytes: u64,
+    /// Rejected lines (and unreadable files).
+    pub rejected: u64,
+    /// Song plays dropped as duplicates.
+    pub duplicates: u64,
+    pub truncations: crate::transform::text::Truncations,
+}
+
+impl EventCounts {
+    /// Adds these counts to `summary` and the text cuts to `cuts`.
+    pub fn count_into(
+        &self,
+        summary: &mut RunSummary,
+        cuts: &mut crate::transform::text::Truncations,
+    ) {
+        summary.event_lines += self.lines;
+        summary.rejected_events += self.rejected;
+        summary.out_of_range_events += self.outside;
+        summary.other_events += self.lines - self.song_plays - self.rejected - self.outside;
+        summary.duplicate_events += self.duplicates;
+        summary.matched_songplays += self.matched;
+        summary.input_bytes += self.bytes;
+        cuts.merge(&self.truncations);
+    }
+}
+
 impl RunSummary {
     /// Rows written to `table`.
     pub fn rows(&self, table: &str) -> u64 {
@@ -121,6 +170,7 @@ impl RunSummary {
         self.event_lines
             == self.rows("songplays")
                 + self.other_events
+                + self.out_of_range_events
                 + self.duplicate_events
                 + self.rejected_events
     }
@@ -160,18 +210,30 @@ impl RunSummary {
         }
         let _ = writeln!(
             s,
-            "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}",
+            "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}{}",
             self.event_lines,
             self.rows("songplays"),
             self.other_events,
             self.duplicate_events,
             self.rejected_events,
+            if self.out_of_range_events > 0 {
+                format!(" + {} outside --since/--until", self.out_of_range_events)
+            } else {
+                String::new()
+            },
             if self.accounting_holds() {
                 ""
             } else {
                 "  (MISMATCH)"
             }
         );
+        if let Some(w) = &self.windows {
+            let _ = writeln!(
+                s,
+                "windows: {} published by this run, {} skipped (published before)",
+                w.done, w.skipped
+            );
+        }
         let _ = writeln!(
             s,
             "matched songplays: {}   rejected records: {}   truncated values: {}",

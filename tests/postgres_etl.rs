@@ -177,3 +177,55 @@ fn dry_run_prints_statements_and_connects_to_nothing() {
     assert!(out.contains("postgres://me:***@localhost:9/dwh"), "{out}");
     assert!(!out.contains("s3cret-pw"));
 }
+
+#[test]
+fn windowed_loads_equal_the_one_shot_load_and_resume_after_a_kill() {
+    let Some(pg) = TestPg::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    sparkify_ok(tmp.path(), &["create-tables", "--target", &pg.url()]);
+    // Each week is loaded before it is published; the first replaces, the others merge.
+    let s = load_json(
+        tmp.path(),
+        &sample(),
+        &pg.url(),
+        "replace",
+        &["--window", "week"],
+    );
+    assert_eq!(s["windows"]["done"], 5);
+    let loaded = warehouse(&pg);
+    assert_eq!(loaded, parquet(&tmp.path().join("w")));
+    let counts: Vec<usize> = loaded.iter().map(|(_, r)| r.len()).collect();
+    assert_eq!(counts, vec![97, 71, 69, 6813, 6820]);
+
+    // Killed after the third day is written (and before it is loaded), then resumed.
+    let kill = std::process::Command::new(env!("CARGO_BIN_EXE_sparkify"))
+        .args([
+            "etl",
+            "--input",
+            sample().to_str().unwrap(),
+            "--output",
+            "w",
+        ])
+        .args([
+            "--target",
+            &pg.url(),
+            "--write",
+            "replace",
+            "--window",
+            "day",
+        ])
+        .current_dir(tmp.path())
+        .env("SPARKIFY_TEST_KILL_AT", "window-2-written")
+        .output()
+        .unwrap();
+    assert!(!kill.status.success());
+    let s = load_json(
+        tmp.path(),
+        &sample(),
+        &pg.url(),
+        "replace",
+        &["--window", "day", "--resume"],
+    );
+    assert_eq!(s["windows"]["skipped"], 2);
+    assert_eq!(warehouse(&pg), loaded, "resumed: as the uninterrupted load");
+}

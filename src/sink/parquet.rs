@@ -103,6 +103,8 @@ pub struct TableWriter {
     parallel: bool,
     current: Option<OpenFile>,
     files: Vec<WrittenFile>,
+    /// Number of the first part file (parts of earlier windows come before it).
+    first_part: usize,
 }
 
 /// The part file being written and its open row group.
@@ -127,7 +129,15 @@ impl TableWriter {
             parallel: false,
             current: None,
             files: Vec::new(),
+            first_part: 0,
         })
+    }
+
+    /// Numbers the part files from `first` on, after the parts an earlier window of the same
+    /// output wrote. A writer that does not start at 0 writes no file when given no rows.
+    pub fn starting_at(mut self, first: usize) -> Self {
+        self.first_part = first;
+        self
     }
 
     /// Encodes the columns of each batch side by side on the rayon pool (arrow's
@@ -184,9 +194,10 @@ impl TableWriter {
     }
 
     /// Closes the last file and lists every file written. A table with no rows still gets one
-    /// (empty) file, so every table has a schema to read and a file to load.
+    /// (empty) file, so every table has a schema to read and a file to load (unless parts come
+    /// before this writer's, see [`TableWriter::starting_at`]).
     pub fn finish(mut self) -> Result<Vec<WrittenFile>> {
-        if self.files.is_empty() && self.current.is_none() {
+        if self.files.is_empty() && self.current.is_none() && self.first_part == 0 {
             self.open()?;
         }
         self.close()?;
@@ -194,9 +205,10 @@ impl TableWriter {
     }
 
     fn open(&mut self) -> Result<()> {
-        let path = self
-            .dir
-            .join(format!("part-{:05}.parquet", self.files.len()));
+        let path = self.dir.join(format!(
+            "part-{:05}.parquet",
+            self.first_part + self.files.len()
+        ));
         let file = File::create(&path).map_err(io_error(&path))?;
         let parquet_err = |source| Error::Parquet {
             path: path.clone(),

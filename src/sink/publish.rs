@@ -97,7 +97,15 @@ impl Staging {
     /// Replaces the output with the staged folder (see the module documentation).
     pub fn publish(self) -> Result<PathBuf> {
         let output = self.output.clone();
-        self.switch_into(&output)
+        self.switch_into(&output, true)
+    }
+
+    /// [`Staging::publish`] for a folder whose files are already on disk (a window of a windowed
+    /// run: its new files flushed by the caller, the rest hard links to the published output's):
+    /// only the folders, which name the files, are flushed here.
+    pub fn publish_flushed(self) -> Result<PathBuf> {
+        let output = self.output.clone();
+        self.switch_into(&output, false)
     }
 
     /// Keeps the staged folder as `dest` instead of publishing it (the rejects of a failed run,
@@ -114,11 +122,13 @@ impl Staging {
             }
             _ => dest.to_path_buf(),
         };
-        self.switch_into(&dest)
+        self.switch_into(&dest, true)
     }
 
-    fn switch_into(mut self, dest: &Path) -> Result<PathBuf> {
-        sync_tree(&self.dir).map_err(io_error(&self.dir))?;
+    /// Switches the staged folder in at `dest`, its files flushed first when `sync_files` (its
+    /// folders always).
+    fn switch_into(mut self, dest: &Path, sync_files: bool) -> Result<PathBuf> {
+        sync_tree(&self.dir, sync_files).map_err(io_error(&self.dir))?;
         test_point("synced");
         let parent = parent_of(dest);
         let existing = inspect(dest)?;

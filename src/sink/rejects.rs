@@ -57,10 +57,16 @@ impl RejectSink {
     /// A sink writing under `root/_rejects/` (created now, so that every output has the folder)
     /// that tolerates `max` rejects.
     pub fn create(root: &Path, max: u64) -> Result<Self> {
+        Self::create_as(root, REJECTS_FILE, max)
+    }
+
+    /// [`RejectSink::create`] writing `root/_rejects/<file>`: one file per window of a windowed
+    /// run.
+    pub fn create_as(root: &Path, file: &str, max: u64) -> Result<Self> {
         let dir = root.join(REJECTS_DIR);
         std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(Self {
-            path: dir.join(REJECTS_FILE),
+            path: dir.join(file),
             max,
             count: AtomicU64::new(0),
             failed: AtomicBool::new(false),

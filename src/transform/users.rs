@@ -117,6 +117,52 @@ impl UserTracker {
         }
     }
 
+    /// The tracker a published `users` table describes: each user's attributes and the time of
+    /// their latest event (`level_at`). For a windowed run resumed after its earlier windows:
+    /// every event still to come is later than those, so the event's position in its session,
+    /// which the table does not keep, is never needed to order them.
+    pub fn from_batch(batch: &RecordBatch) -> Result<Self, ArrowError> {
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::{Int32Type, TimestampMicrosecondType};
+        let wrong = |c: &str| ArrowError::SchemaError(format!("users.{c} has another type"));
+        let ids = batch
+            .column(0)
+            .as_primitive_opt::<Int32Type>()
+            .ok_or_else(|| wrong("user_id"))?;
+        let at = batch
+            .column(5)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| wrong("level_at"))?;
+        let mut texts = Vec::with_capacity(4);
+        for c in 1..=4 {
+            texts.push(
+                batch
+                    .column(c)
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| wrong(USERS.columns[c].name))?,
+            );
+        }
+        let text = |c: usize, row: usize| {
+            let col = texts[c];
+            col.is_valid(row).then(|| col.value(row).to_string())
+        };
+        let mut latest = FxHashMap::default();
+        for row in 0..batch.num_rows() {
+            latest.insert(
+                ids.value(row),
+                LatestEvent {
+                    ts: at.value(row).div_euclid(1000),
+                    item_in_session: i32::MIN,
+                    first_name: text(0, row),
+                    last_name: text(1, row),
+                    gender: text(2, row),
+                    level: text(3, row),
+                },
+            );
+        }
+        Ok(Self { latest })
+    }
+
     /// Number of users seen.
     pub fn len(&self) -> usize {
         self.latest.len()

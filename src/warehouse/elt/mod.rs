@@ -176,6 +176,8 @@ pub fn summary(
         other_events: event_lines
             .saturating_sub(c.song_plays)
             .saturating_sub(rejected_events),
+        out_of_range_events: 0,
+        windows: None,
         duplicate_events: c.song_plays.saturating_sub(songplays),
         matched_songplays: c.matched,
         rejected,

@@ -1,0 +1,542 @@
+//! Windowed runs (`--window day|week|month`) and their resumption (`--resume`).
+//!
+//! The song catalogue is read once; then the selected range is processed one window at a time,
+//! in order. Each window's songplays and time rows are built from the log files named for its
+//! days (and files without a date, filtered), written as part files of their own, loaded into the
+//! target, and published before the next window starts, so that memory holds one window's play
+//! ids and start times, not the whole input's. The users seen so far are carried from window to
+//! window, so `users` ends up as a one-shot run's.
+//!
+//! Each window is published like a whole run (see [`crate::sink::publish`]): a fresh staging
+//! folder holds the window's new parts, hard links to the previous output's parts, the users so
+//! far and the state file [`STATE_FILE`], and is switched in with one atomic exchange. So after a
+//! SIGKILL at any moment the output holds every window up to some window, complete, and the
+//! state file inside it says which: `--resume` reads it and goes on with the next window, the
+//! users taken back from the published `users` table.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::etl::{failed_dir, keep_rejects, prepare_output};
+use crate::plan::TransformPlan;
+use crate::run::{
+    finish_events, order_tables, read_catalog, stream_events, write_table, EventOutcome, EventSink,
+};
+use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
+use crate::sink::marker::MARKER;
+use crate::sink::parquet::TableWriter;
+use crate::sink::publish::Staging;
+use crate::sink::rejects::{RejectSink, REJECTS_DIR, REJECTS_FILE};
+use crate::sink::switch::test_point;
+use crate::source::InputFile;
+use crate::summary::{RunSummary, TableSummary, WindowCounts};
+use crate::transform::text::Truncations;
+use crate::transform::users::UserTracker;
+use crate::window::{
+    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize,
+};
+use crate::{Error, Progress, Result};
+
+/// The state of a windowed run, inside the output it describes (so that it is published with
+/// the windows, atomically): which run wrote it and up to where its windows are published.
+pub const STATE_FILE: &str = "_windows.json";
+
+/// Errors of a windowed run's state.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// The state file cannot be read or parsed.
+    #[error("cannot read the windowed run's state {path}: {reason}")]
+    State {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `--resume` with flags other than those of the run that wrote the output.
+    #[error("--resume: {path} was written by a windowed run with {found}, not {asked}; rerun without --resume to start over")]
+    OtherRun {
+        /// The state file.
+        path: PathBuf,
+        /// The flags recorded in it.
+        found: String,
+        /// This run's flags.
+        asked: String,
+    },
+    /// The published `users` table cannot be read back.
+    #[error("cannot read back {path}: {reason}")]
+    Users {
+        /// The Parquet file.
+        path: PathBuf,
+        /// The reader's error.
+        reason: String,
+    },
+    /// Some log files carry no date in their name, so the windows need both range ends.
+    #[error(
+        "--window needs --since and --until when log files are not named by day (e.g. {file})"
+    )]
+    Undated {
+        /// A log file without a date in its name.
+        file: String,
+    },
+}
+
+/// What [`STATE_FILE`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct State {
+    /// The input read.
+    input: String,
+    /// The window size.
+    window: WindowSize,
+    /// `--since`/`--until`.
+    range: crate::window::TimeRange,
+    /// The end (epoch ms) of the last window published: windows ending at or before it are done.
+    done_until: i64,
+}
+
+impl State {
+    fn flags(&self) -> String {
+        format!(
+            "--input {} --window {} and events in {}",
+            self.input, self.window, self.range
+        )
+    }
+}
+
+fn read_state(output: &Path) -> Result<Option<State>> {
+    let path = output.join(STATE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(state_error(&path, e.to_string())),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| state_error(&path, e.to_string()))
+}
+
+/// Writes `state` to `path`, flushed to disk.
+fn write_state(path: &Path, state: &State) -> Result<()> {
+    use std::io::Write;
+    let text = serde_json::to_string(state).map_err(|e| state_error(path, e.to_string()))?;
+    let mut file = std::fs::File::create(path).map_err(crate::sink::io_error(path))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(crate::sink::io_error(path))?;
+    Ok(())
+}
+
+fn state_error(path: &Path, reason: String) -> Error {
+    BackfillError::State {
+        path: path.to_path_buf(),
+        reason,
+    }
+    .into()
+}
+
+/// The windows of `plan` over the listed `logs` (already limited to the range): from the first
+/// to the last day the files are named for, within `--since`/`--until`; the whole range when
+/// some files carry no date. Never empty: an input without log files in the range gets one
+/// empty window, so that its output has every table, as a one-shot run's.
+fn plan_windows(size: WindowSize, plan: &TransformPlan, logs: &[InputFile]) -> Result<Vec<Window>> {
+    let range = plan.range;
+    let undated = logs.iter().find(|f| day_of_file(&f.name).is_none());
+    let (first, last) = match (undated, range.since, range.until) {
+        (Some(_), Some(since), Some(until)) => (since, until - 1),
+        (Some(f), _, _) => {
+            return Err(BackfillError::Undated {
+                file: f.name.clone(),
+            }
+            .into())
+        }
+        (None, since, until) => match named_days(logs.iter().map(|f| day_of_file(&f.name))) {
+            Some((lo, hi)) => (
+                since.map_or(lo, |s| s.max(lo)),
+                until.map_or(hi, |u| (u - 1).min(hi)),
+            ),
+            None => {
+                let at = since.unwrap_or(0);
+                return Ok(vec![Window::containing(size, at)]);
+            }
+        },
+    };
+    Ok(windows_between(size, first, last))
+}
+
+/// Runs a windowed `plan` (see the module documentation), calling `load` with each window's
+/// folder before it is published: its songplays and time parts, the users so far, the songs and
+/// artists. `load`'s last argument says whether the window starts the output (a replacing load
+/// may clear the tables); later windows add to it.
+pub fn execute_windows(
+    plan: &TransformPlan,
+    size: WindowSize,
+    progress: &Progress,
+    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
+) -> Result<RunSummary> {
+    let (output, _lock) = prepare_output(plan)?;
+    let source = plan.open_source()?;
+    let mut summary = RunSummary {
+        input: source.describe(),
+        output: output.display().to_string(),
+        ..RunSummary::default()
+    };
+    let started = Instant::now();
+    let listed = source.list("log_data")?;
+    let any_logs = !listed.is_empty();
+    let logs = logs_in(listed, &plan.range);
+    let windows = plan_windows(size, plan, &logs)?;
+    summary
+        .stages
+        .push(("list".into(), started.elapsed().as_secs_f64()));
+
+    let state = State {
+        input: plan.input.to_string(),
+        window: size,
+        range: plan.range,
+        done_until: i64::MIN,
+    };
+    let done_until = match plan
+        .resume
+        .then(|| read_state(&output))
+        .transpose()?
+        .flatten()
+    {
+        Some(found)
+            if State {
+                done_until: i64::MIN,
+                ..found.clone()
+            } != state =>
+        {
+            return Err(BackfillError::OtherRun {
+                path: output.join(STATE_FILE),
+                found: found.flags(),
+                asked: state.flags(),
+            }
+            .into())
+        }
+        Some(found) => found.done_until,
+        None => i64::MIN,
+    };
+    let skipped = windows.iter().take_while(|w| w.end <= done_until).count();
+    summary.windows = Some(WindowCounts {
+        done: 0,
+        skipped: skipped as u64,
+    });
+    if skipped == windows.len() {
+        summary.output = output.display().to_string();
+        return Ok(summary);
+    }
+    let resumed = skipped > 0;
+
+    // The catalogue, once; its rejects go to the first window's folder (any rerun rewrites them).
+    let started = Instant::now();
+    let mut cuts = Truncations::default();
+    let first_stage = Staging::new(&output)?;
+    let catalog_rejects =
+        RejectSink::create_as(first_stage.path(), REJECTS_FILE, plan.max_bad_records)?;
+    let catalog = read_catalog(
+        source.as_ref(),
+        progress,
+        &mut summary,
+        &catalog_rejects,
+        &mut cuts,
+    );
+    let catalog = match catalog {
+        Ok(catalog) => catalog,
+        Err(e) => return Err(failed(e, first_stage, plan, &output)),
+    };
+    if summary.song_files == 0 && !any_logs {
+        return Err(crate::source::no_input(source.as_ref()).into());
+    }
+    summary.duplicate_songs = catalog.duplicate_songs;
+    let mut rejected = catalog_rejects.finish()?.count + previous_rejects(&output, resumed)?;
+    summary
+        .stages
+        .push(("songs".into(), started.elapsed().as_secs_f64()));
+
+    let started = Instant::now();
+    let mut users = if resumed {
+        read_users(&output)?
+    } else {
+        UserTracker::default()
+    };
+    let mut totals = Totals::default();
+    let total_files: usize = windows[skipped..]
+        .iter()
+        .map(|w| files_of(&logs, w).len())
+        .sum();
+    let mut files_done = 0;
+    let mut next_stage = Some(first_stage);
+    for (at, window) in windows.iter().enumerate().skip(skipped) {
+        let first = at == skipped;
+        let stage = match next_stage.take() {
+            Some(stage) => stage,
+            None => Staging::new(&output)?,
+        };
+        let dir = stage.path().to_path_buf();
+        let files = files_of(&logs, window);
+        // The output so far, which this window adds to (nothing for the first window of a
+        // fresh run).
+        let base = (resumed || !first).then_some(output.as_path());
+        if first {
+            for (table, batch) in [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)] {
+                totals.add(write_table(&dir, table, batch, plan.writer, false)?);
+            }
+        } else {
+            link_tables(&output, &dir, &["songs", "artists"])?;
+        }
+        let event_rejects = RejectSink::create_as(
+            &dir,
+            &format!(
+                "part-{:05}.ndjson",
+                window.start / crate::window::DAY_MS + 1
+            ),
+            plan.max_bad_records.saturating_sub(rejected),
+        )?;
+        let bar = progress.window(&window.label(size), files_done, total_files);
+        files_done += files.len();
+        let input = WindowInput {
+            source: source.as_ref(),
+            files: &files,
+            catalog: &catalog,
+            window,
+            base,
+        };
+        let users_so_far = std::mem::take(&mut users);
+        let outcome = run_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
+        let (tables, window_users) = match outcome {
+            Ok((tables, users, counts)) => {
+                counts.count_into(&mut summary, &mut cuts);
+                (tables, users)
+            }
+            Err(e) => return Err(failed(e, stage, plan, &output)),
+        };
+        users = window_users;
+        rejected += event_rejects.finish()?.count;
+        for t in tables {
+            totals.add(t);
+        }
+        test_point(&format!("window-{at}-written"));
+        load(&dir, &mut summary, base.is_none())?;
+        // The window's own files are flushed here; the previous output's, linked below, are on
+        // disk already, so the publish flushes only the folders.
+        crate::sink::switch::sync_tree(&dir, true).map_err(crate::sink::io_error(&dir))?;
+        if let Some(base) = base {
+            link_tables(base, &dir, &["songplays", "time", REJECTS_DIR])?;
+        }
+        let state = State {
+            done_until: window.end,
+            ..state.clone()
+        };
+        write_state(&dir.join(STATE_FILE), &state)?;
+        stage.publish_flushed()?;
+        test_point(&format!("window-{at}-published"));
+        if let Some(w) = summary.windows.as_mut() {
+            w.done += 1;
+        }
+    }
+    summary
+        .stages
+        .push(("events".into(), started.elapsed().as_secs_f64()));
+    summary.log_files = total_files as u64;
+    summary.rejected = rejected;
+    summary.skipped_files = source.skipped();
+    summary.truncated = cuts.0;
+    summary.tables = order_tables(totals.0);
+    if rejected > 0 {
+        let dir = output.join(REJECTS_DIR);
+        summary.rejects_file = Some(dir.display().to_string());
+    }
+    Ok(summary)
+}
+
+/// What one window reads.
+struct WindowInput<'a> {
+    source: &'a dyn crate::source::Source,
+    /// Its log files.
+    files: &'a [InputFile],
+    catalog: &'a crate::transform::dims::SongCatalog,
+    window: &'a Window,
+    /// The output so far, which the window adds to (`None`: the window starts it).
+    base: Option<&'a Path>,
+}
+
+/// Streams one window's events into `dir`: songplays and time parts numbered after those of
+/// the output so far, users (`users` so far and this window's) whole. Returns the tables
+/// written, the users so far, and the window's counts (with the text cuts of `users`).
+fn run_window(
+    dir: &Path,
+    input: &WindowInput<'_>,
+    plan: &TransformPlan,
+    users: UserTracker,
+    bar: indicatif::ProgressBar,
+    rejects: &RejectSink,
+) -> Result<(Vec<TableSummary>, UserTracker, crate::summary::EventCounts)> {
+    let parts = |table: &str| input.base.map_or(Ok(0), |b| next_part(&b.join(table)));
+    let songplays =
+        TableWriter::new(dir, &SONGPLAYS, plan.writer)?.starting_at(parts(SONGPLAYS.name)?);
+    let time = TableWriter::new(dir, &TIME, plan.writer)?.starting_at(parts(TIME.name)?);
+    let filter = EventFilter {
+        keep: plan.range.within(input.window.start, input.window.end),
+        range: plan.range,
+        windowed: true,
+    };
+    let sink = EventSink {
+        songplays,
+        users,
+        bar,
+    };
+    let (source, files, catalog) = (input.source, input.files, input.catalog);
+    let events = stream_events(source, files, catalog, &filter, sink, rejects)?;
+    rejects.check()?;
+    let EventOutcome {
+        mut counts,
+        users,
+        dedup,
+        songplays,
+    } = events;
+    let (tables, cuts) = finish_events(dir, plan.writer, dedup, songplays, time, users.clone())?;
+    counts.truncations.merge(&cuts);
+    Ok((tables, users, counts))
+}
+
+/// The log files a window reads: those named for its days, and those without a date.
+fn files_of(logs: &[InputFile], window: &Window) -> Vec<InputFile> {
+    logs.iter()
+        .filter(|f| day_of_file(&f.name).is_none_or(|d| window.holds_day(d)))
+        .cloned()
+        .collect()
+}
+
+/// The number after the highest `part-N` file in `dir` (0 when there is none).
+fn next_part(dir: &Path) -> Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(crate::sink::io_error(dir)(e).into()),
+    };
+    let mut next = 0;
+    for entry in entries {
+        let entry = entry.map_err(crate::sink::io_error(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number = name
+            .strip_prefix("part-")
+            .and_then(|n| n.split('.').next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(n) = number {
+            next = next.max(n + 1);
+        }
+    }
+    Ok(next)
+}
+
+/// Hard-links the files of `from/<folder>` for each of `folders` into `to/<folder>`, keeping
+/// those `to` already has (a rewritten catalogue rejects file).
+fn link_tables(from: &Path, to: &Path, folders: &[&str]) -> Result<()> {
+    for folder in folders {
+        let (src, dst) = (from.join(folder), to.join(folder));
+        let entries = match std::fs::read_dir(&src) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(crate::sink::io_error(&src)(e).into()),
+        };
+        std::fs::create_dir_all(&dst).map_err(crate::sink::io_error(&dst))?;
+        for entry in entries {
+            let entry = entry.map_err(crate::sink::io_error(&src))?;
+            let target = dst.join(entry.file_name());
+            if entry.file_name() == MARKER || target.exists() {
+                continue;
+            }
+            std::fs::hard_link(entry.path(), &target).map_err(crate::sink::io_error(&target))?;
+        }
+    }
+    Ok(())
+}
+
+/// The users a published output holds.
+fn read_users(output: &Path) -> Result<UserTracker> {
+    let dir = output.join(USERS.name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(crate::sink::io_error(&dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    for path in &files {
+        let fail = |reason: String| BackfillError::Users {
+            path: path.clone(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(|e| fail(e.to_string()))?;
+        for batch in reader {
+            batches.push(batch.map_err(|e| fail(e.to_string()))?);
+        }
+    }
+    let all = arrow::compute::concat_batches(&USERS.arrow_schema(), &batches)?;
+    Ok(UserTracker::from_batch(&all)?)
+}
+
+/// Event rejects the windows an earlier run published hold (lines of `_rejects/` other than the
+/// catalogue's file, which this run rewrites), counted against `--max-bad-records`.
+fn previous_rejects(output: &Path, resumed: bool) -> Result<u64> {
+    if !resumed {
+        return Ok(0);
+    }
+    let dir = output.join(REJECTS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let mut lines = 0;
+    for entry in entries.flatten() {
+        if entry.file_name() == REJECTS_FILE {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(crate::sink::io_error(entry.path()))?;
+        lines += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+    }
+    Ok(lines)
+}
+
+/// Turns a failed window's error into the run's: too many rejects keeps them beside the output
+/// (the windows published before stay published).
+fn failed(e: Error, stage: Staging, plan: &TransformPlan, output: &Path) -> Error {
+    match e {
+        Error::TooManyRejects {
+            count, max, first, ..
+        } => match keep_rejects(stage, &failed_dir(&plan.output, output)) {
+            Ok(kept) => Error::TooManyRejects {
+                count,
+                max,
+                first,
+                kept: kept.join(REJECTS_DIR).display().to_string(),
+            },
+            Err(e) => e,
+        },
+        e => e,
+    }
+}
+
+/// The tables this run wrote, summed over its windows.
+#[derive(Default)]
+struct Totals(Vec<TableSummary>);
+
+impl Totals {
+    fn add(&mut self, t: TableSummary) {
+        match self.0.iter_mut().find(|s| s.name == t.name) {
+            Some(s) if t.name == USERS.name => *s = t,
+            Some(s) => {
+                s.rows += t.rows;
+                s.files += t.files;
+                s.bytes += t.bytes;
+            }
+            None => self.0.push(t),
+        }
+    }
+}
