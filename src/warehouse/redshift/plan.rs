@@ -2,9 +2,9 @@
 //! `--dry-run` prints exactly these; [`super::execute`] runs them.
 
 use super::{RedshiftError, RedshiftTarget, Result};
+use crate::s3::S3Location;
 use crate::schema::{Table, TABLES};
 use crate::sink::s3::{manifest_key, LatestRun};
-use crate::s3::S3Location;
 use crate::warehouse::sql::{IamRole, RedshiftLoad, S3Url, Sql, WriteMode};
 
 /// What the loader does with a statement's result.

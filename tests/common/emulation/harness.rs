@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use sparkify::config::Config;
+use sparkify::s3::{s3_client, S3Settings, StaticCredentials};
 use sparkify::schema::TABLES;
 use sparkify::sink::s3::{publish_to_s3_with, LatestRun, PublishOptions};
-use sparkify::s3::{s3_client, S3Settings, StaticCredentials};
 use sparkify::warehouse::redshift::{parquet_rows, RedshiftTarget};
 use tempfile::TempDir;
 use tokio_postgres::NoTls;
