@@ -43,6 +43,10 @@ pub struct Cli {
     /// Redshift the statement timeout bounds lock waits) [default: 5m].
     #[arg(long, global = true, value_name = "DURATION")]
     pub lock_timeout: Option<String>,
+    /// Runs kept under an S3 staging prefix or --output after each publish: 1 to 32, or all
+    /// (overrides [S3] KEEP_RUNS) [default: 2, the published run and the one before it].
+    #[arg(long, global = true, value_name = "N|all")]
+    pub keep_runs: Option<String>,
 }
 
 /// Applies `--schema`, `--statement-timeout` and `--lock-timeout` over the config, after checking
@@ -66,6 +70,11 @@ fn apply_session_flags(cli: &Cli, config: &mut Config) -> Result<()> {
             parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
             config.set_override("CLUSTER", key, v);
         }
+    }
+    if let Some(keep) = &cli.keep_runs {
+        crate::sink::s3::KeepRuns::parse(keep)
+            .map_err(|e| Error::Usage(format!("--keep-runs: {e}")))?;
+        config.set_override("S3", "KEEP_RUNS", keep);
     }
     Ok(())
 }
@@ -91,6 +100,8 @@ pub enum Command {
     Query(crate::commands::QueryArgs),
     /// Write an HTML report: headline figures, the checks' verdict and a chart of every query.
     Report(crate::report::command::ReportArgs),
+    /// Delete old runs under an S3 staging prefix, keeping the latest (--keep-runs).
+    PruneRuns(crate::commands::PruneArgs),
 }
 
 /// How to reach a warehouse.
@@ -265,6 +276,7 @@ impl TransformArgs {
             s3: S3Options {
                 region: config.input_region(),
                 concurrency: self.s3_concurrency,
+                keep_runs: crate::sink::s3::KeepRuns::from_config(config)?,
             },
             limits: crate::source::Limits {
                 max_file_bytes: self.max_file_bytes,
@@ -361,6 +373,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
         Command::Query(args) => crate::commands::query_command(args, &config),
         Command::Report(args) => crate::report::command::report_command(args, &config, cli.quiet),
+        Command::PruneRuns(args) => crate::commands::prune_command(args, &config),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `dwh.cfg`: the INI file of the original project, with environment overrides.
 //!
 //! Sections and keys: `[CLUSTER] HOST DB_NAME DB_USER DB_PASSWORD DB_PORT`, `[IAM_ROLE] ARN`,
-//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION INPUT_REGION STAGING_REGION`. Values may be wrapped in `'…'` or `"…"`.
+//! `[S3] LOG_DATA SONG_DATA LOG_JSONPATH STAGING REGION INPUT_REGION STAGING_REGION KEEP_RUNS`. Values
+//! may be wrapped in `'…'` or `"…"`.
 //! `SPARKIFY_<SECTION>_<KEY>` in the environment overrides the file (e.g.
 //! `SPARKIFY_CLUSTER_DB_PASSWORD`), so no secret has to live in a file.
 

@@ -11,7 +11,7 @@ use crate::sink::lock::OutputLock;
 use crate::sink::marker::{inspect, MARKER};
 use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
-use crate::sink::s3::{publish_to_s3_with, PublishOptions};
+use crate::sink::s3::{prune_after_publish, publish_to_s3_with, PublishOptions};
 use crate::summary::RunSummary;
 use crate::{Error, Progress, Result};
 
@@ -162,7 +162,9 @@ fn publish_s3(
     };
     runtime.block_on(async {
         let client = s3_client(&plan.s3_settings()).await;
-        publish_to_s3_with(&client, staged, dest, &run, &options).await
+        publish_to_s3_with(&client, staged, dest, &run, &options).await?;
+        prune_after_publish(&client, dest, plan.s3.keep_runs).await;
+        Ok::<_, Error>(())
     })?;
     Ok(run)
 }

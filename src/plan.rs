@@ -142,6 +142,8 @@ pub struct S3Options {
     pub region: Option<String>,
     /// S3 requests in flight at once.
     pub concurrency: usize,
+    /// The runs kept under an S3 `--output` after a publish (`[S3] KEEP_RUNS`, `--keep-runs`).
+    pub keep_runs: crate::sink::s3::KeepRuns,
 }
 
 impl TransformPlan {

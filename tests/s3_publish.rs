@@ -10,8 +10,8 @@ use aws_sdk_s3::Client;
 use common::s3::{Faults, TestS3, REGION};
 use sparkify::s3::{s3_client, S3Location, S3Settings, StaticCredentials};
 use sparkify::sink::s3::{
-    prune_runs, publish_to_s3, publish_to_s3_with, read_latest, read_manifest, PublishError,
-    PublishOptions,
+    prune_runs, publish_to_s3, publish_to_s3_with, read_latest, read_manifest, KeepRuns,
+    PublishError, PublishOptions,
 };
 
 const TABLES: [&str; 5] = ["songplays", "users", "songs", "artists", "time"];
@@ -258,9 +258,14 @@ async fn a_publish_failing_mid_upload_leaves_the_previous_run_published() {
     assert_eq!(latest.run_id, "run-3");
     assert_eq!(latest.previous_run_id.as_deref(), Some("run-1"));
 
-    // Pruning keeps the latest and the previous run, and deletes the failed leftovers.
-    let deleted = prune_runs(&client, &dest, 4).await.unwrap();
-    assert_eq!(deleted, ["run-2"]);
+    // Pruning keeps the latest and the previous run, and deletes the failed leftovers once they
+    // are older than the run pointer.
+    s3.age("warehouse", "out/runs", Duration::from_secs(3600));
+    let report = prune_runs(&client, &dest, KeepRuns::DEFAULT, false, 4)
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, ["run-2"]);
+    assert_eq!(report.kept, ["run-3", "run-1"]);
     let keys = s3.keys("warehouse");
     assert!(keys.iter().any(|k| k.starts_with("out/runs/run-1/")));
     assert!(keys.iter().any(|k| k.starts_with("out/runs/run-3/")));

@@ -43,6 +43,8 @@ pub struct Object {
     pub bytes: Vec<u8>,
     /// Its ETag, for a conditional write over it.
     pub e_tag: Option<String>,
+    /// When the store last wrote it (the store's clock).
+    pub last_modified: Option<aws_sdk_s3::primitives::DateTime>,
 }
 
 /// Downloads the object `key` of `bucket`, of at most `limit` bytes ([`GetError::TooLarge`] without
@@ -103,6 +105,7 @@ pub async fn get_object(
                         return Ok(Object {
                             bytes,
                             e_tag: out.e_tag().map(str::to_string),
+                            last_modified: out.last_modified().copied(),
                         })
                     }
                 },

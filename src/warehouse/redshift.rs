@@ -41,7 +41,9 @@ pub use target::{RedshiftTarget, DEFAULT_PORT};
 use super::exec::on_table;
 use super::postgres::{LoadReport, PgError};
 use super::sql::{InvalidLiteral, WriteMode};
-use crate::sink::s3::{publish_to_s3_with, read_latest, LatestRun, PublishError, PublishOptions};
+use crate::sink::s3::{
+    prune_after_publish, publish_to_s3_with, read_latest, LatestRun, PublishError, PublishOptions,
+};
 
 /// Everything that can go wrong loading Redshift. Messages name the table, statement, manifest or
 /// config key involved, and never contain the password.
@@ -217,7 +219,9 @@ pub async fn publish_and_load<E: Executor>(
         ..PublishOptions::default()
     };
     let published = publish_to_s3_with(s3, staged, &target.staging, run_id, &options).await?;
-    load_run(exec, target, &published.latest, mode).await
+    let loaded = load_run(exec, target, &published.latest, mode).await?;
+    prune_after_publish(s3, &target.staging, target.keep_runs).await;
+    Ok(loaded)
 }
 
 /// The rows of each table in a local star-schema folder, read from the Parquet footers. Every

@@ -471,6 +471,26 @@ impl TestS3 {
         });
     }
 
+    /// Makes every object under `bucket/prefix` look `by` older to the store (its file's
+    /// modification time, which the server reports as `LastModified`).
+    pub fn age(&self, bucket: &str, prefix: &str, by: std::time::Duration) {
+        fn walk(path: &Path, when: std::time::SystemTime) {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(path).expect("read folder") {
+                    walk(&entry.expect("folder entry").path(), when);
+                }
+            } else {
+                std::fs::File::options()
+                    .write(true)
+                    .open(path)
+                    .and_then(|f| f.set_modified(when))
+                    .expect("set modification time");
+            }
+        }
+        let when = std::time::SystemTime::now() - by;
+        walk(&self.root.path().join(bucket).join(prefix), when);
+    }
+
     /// Creates a bucket (a folder under the root).
     pub fn create_bucket(&self, bucket: &str) {
         std::fs::create_dir_all(self.root.path().join(bucket)).expect("create bucket folder");

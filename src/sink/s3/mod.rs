@@ -13,7 +13,8 @@
 //! `_latest` is the commit: a loader only ever follows it ([`read_latest`]), so it sees a whole run or
 //! the previous one. A publish that fails at any point leaves `_latest`, and the run it names,
 //! untouched. A run id is never reused, so a published run is never overwritten. [`prune_runs`]
-//! deletes the runs that are neither the latest nor the one before it.
+//! deletes old runs, keeping the latest ones the run pointer names ([`KeepRuns`], by default the
+//! published run and the one before it); a publish prunes after it commits.
 //!
 //! `_latest` is written with a conditional PUT: `If-Match` the ETag it had when the publish began
 //! (`If-None-Match: *` when there was none), so of two publishes to one prefix at once, the one
@@ -33,8 +34,9 @@ mod upload;
 
 pub use pointer::{
     read_latest, read_manifest, LatestRun, LatestTable, Manifest, ManifestEntry, ManifestMeta,
+    MAX_HISTORY,
 };
-pub use prune::prune_runs;
+pub use prune::{prune_after_publish, prune_runs, KeepRuns, PruneReport};
 pub use publish::{manifest_key, publish_to_s3, publish_to_s3_with, PublishReport};
 pub use staging::validate_run_id;
 

@@ -39,9 +39,14 @@ pub struct LatestRun {
     pub format: u32,
     /// The published run.
     pub run_id: String,
-    /// The run published before it, kept by [`prune_runs`].
+    /// The run published before it.
     #[serde(default)]
     pub previous_run_id: Option<String>,
+    /// The runs published before this one, newest first (the first is `previous_run_id`), at most
+    /// [`MAX_HISTORY`]: what [`prune_runs`](super::prune_runs) keeps when told to keep more than
+    /// the latest run. Absent in pointers written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
     /// Bucket of the run.
     pub bucket: String,
     /// Key prefix of the run's objects, ending in `/`.
@@ -55,7 +60,28 @@ pub struct LatestRun {
     pub rejects: Vec<String>,
 }
 
+/// How many earlier runs a run pointer remembers (so at most this many + 1 runs can be kept).
+pub const MAX_HISTORY: usize = 31;
+
 impl LatestRun {
+    /// The runs published before this one, newest first: [`LatestRun::history`], or only
+    /// `previous_run_id` for a pointer that has no history.
+    pub fn earlier_runs(&self) -> Vec<String> {
+        if self.history.is_empty() {
+            self.previous_run_id.iter().cloned().collect()
+        } else {
+            self.history.clone()
+        }
+    }
+
+    /// The history a pointer published after this one records: this run, then its own history.
+    pub fn history_after(&self) -> Vec<String> {
+        let mut history = vec![self.run_id.clone()];
+        history.extend(self.earlier_runs());
+        history.truncate(MAX_HISTORY);
+        history
+    }
+
     /// The table called `name`.
     pub fn table(&self, name: &str) -> Option<&LatestTable> {
         self.tables.iter().find(|t| t.name == name)
@@ -137,14 +163,21 @@ pub(super) async fn put_pointer(
 
 /// Reads the run pointer under `dest`: `None` when nothing has been published there yet.
 pub async fn read_latest(client: &Client, dest: &S3Location) -> Result<Option<LatestRun>> {
-    Ok(read_pointer(client, dest).await?.0)
+    Ok(read_pointer(client, dest).await?.latest)
 }
 
-/// Reads the run pointer under `dest` and its ETag.
-pub(super) async fn read_pointer(
-    client: &Client,
-    dest: &S3Location,
-) -> Result<(Option<LatestRun>, Option<String>)> {
+/// The run pointer as read, with what the store says about the object.
+pub(super) struct Pointer {
+    /// The pointer; `None` when nothing has been published.
+    pub latest: Option<LatestRun>,
+    /// Its ETag, for a conditional write over it.
+    pub e_tag: Option<String>,
+    /// When the store last wrote it.
+    pub last_modified: Option<aws_sdk_s3::primitives::DateTime>,
+}
+
+/// Reads the run pointer under `dest`, with its ETag and modification time.
+pub(super) async fn read_pointer(client: &Client, dest: &S3Location) -> Result<Pointer> {
     let bucket = dest.bucket.as_str();
     let key = dest.key(LATEST);
     let got = get_object(
@@ -156,9 +189,15 @@ pub(super) async fn read_pointer(
         MAX_DOCUMENT_BYTES,
     )
     .await;
-    let (bytes, e_tag) = match got {
-        Ok(object) => (object.bytes, object.e_tag),
-        Err(GetError::NotFound { .. }) => return Ok((None, None)),
+    let object = match got {
+        Ok(object) => object,
+        Err(GetError::NotFound { .. }) => {
+            return Ok(Pointer {
+                latest: None,
+                e_tag: None,
+                last_modified: None,
+            })
+        }
         Err(GetError::TooLarge { .. }) => {
             return Err(PublishError::BadPointer {
                 bucket: bucket.to_string(),
@@ -169,7 +208,7 @@ pub(super) async fn read_pointer(
         Err(GetError::Request(e)) => return Err(e.into()),
     };
     let latest: LatestRun =
-        serde_json::from_slice(&bytes).map_err(|e| PublishError::BadPointer {
+        serde_json::from_slice(&object.bytes).map_err(|e| PublishError::BadPointer {
             bucket: bucket.to_string(),
             key: key.clone(),
             source: e.into(),
@@ -185,7 +224,11 @@ pub(super) async fn read_pointer(
             .into(),
         });
     }
-    Ok((Some(latest), e_tag))
+    Ok(Pointer {
+        latest: Some(latest),
+        e_tag: object.e_tag,
+        last_modified: object.last_modified,
+    })
 }
 
 /// Reads a table's COPY manifest.

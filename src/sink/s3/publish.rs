@@ -63,7 +63,8 @@ pub async fn publish_to_s3_with(
     let run_prefix = dest.key(&format!("runs/{run_id}/"));
 
     // Never overwrite a run: not the published one, nor a leftover of a failed attempt.
-    let (previous, previous_tag) = read_pointer(client, dest).await?;
+    let pointer = read_pointer(client, dest).await?;
+    let (previous, previous_tag) = (pointer.latest, pointer.e_tag);
     let existing = client
         .list_objects_v2()
         .bucket(bucket)
@@ -158,7 +159,10 @@ pub async fn publish_to_s3_with(
     let latest = LatestRun {
         format: LATEST_FORMAT,
         run_id: run_id.to_string(),
-        previous_run_id: previous.map(|p| p.run_id),
+        previous_run_id: previous.as_ref().map(|p| p.run_id.clone()),
+        history: previous
+            .as_ref()
+            .map_or_else(Vec::new, LatestRun::history_after),
         bucket: bucket.to_string(),
         run_prefix: run_prefix.clone(),
         published_at: SystemTime::now()

@@ -377,6 +377,7 @@ mod tests {
             format: 1,
             run_id: "r".into(),
             previous_run_id: None,
+            history: Vec::new(),
             bucket: "bkt".into(),
             run_prefix: "dwh/runs/r/".into(),
             published_at: 0,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::config::{Config, Secret};
 use crate::s3::{S3Location, S3Settings};
-use crate::sink::s3::LATEST;
+use crate::sink::s3::{KeepRuns, LATEST};
 use crate::warehouse::postgres::{ChannelBinding, PgHost, PgTarget, RootCerts, SslMode};
 use crate::warehouse::session::SessionSettings;
 use crate::warehouse::sql::{Dialect, IamRole, Ident, S3Url, Sql};
@@ -36,6 +36,8 @@ pub struct RedshiftTarget {
     pub schema: Option<Ident>,
     /// The staging bucket's region (`[S3] STAGING_REGION`, else `REGION`); `None`: the AWS chain.
     pub region: Option<String>,
+    /// The runs kept under `staging` after a publish (`[S3] KEEP_RUNS`, `--keep-runs`).
+    pub keep_runs: KeepRuns,
 }
 
 impl RedshiftTarget {
@@ -102,6 +104,7 @@ impl RedshiftTarget {
             staging,
             schema,
             region: config.staging_region(),
+            keep_runs: KeepRuns::from_config(config)?,
         })
     }
 
