@@ -459,7 +459,8 @@ fn describe_redshift_load(
     out.push_str(&redshift::plan_for_dry_run(rs, RUN_ID, mode)?.script());
     out.push_str(
         "-- after a failed COPY (and ROLLBACK), its load errors are read from \
-         sys_load_error_detail, else stl_load_errors, else svl_s3log\n",
+         sys_load_error_detail, else stl_load_errors, else svl_s3log, else \
+         sys_external_query_error\n",
     );
     Ok(out)
 }

@@ -429,8 +429,9 @@ async fn a_failed_copy_rolls_back_first_then_reports_the_load_errors() {
     assert!(rs.log[copy + 1].contains("FROM sys_load_error_detail"));
     assert!(rs.log[copy + 2].contains("FROM stl_load_errors"));
     assert!(rs.log[copy + 3].contains("FROM svl_s3log"));
+    assert!(rs.log[copy + 4].contains("FROM sys_external_query_error"));
     assert_eq!(
-        rs.log[copy + 4..],
+        rs.log[copy + 5..],
         ["DROP TABLE stage_users;\n", "DROP TABLE stage_songs;\n"]
     );
     assert_eq!(rs.all_tables(), before);

@@ -496,6 +496,18 @@ async fn copy_fails_where_redshift_copy_fails_and_changes_nothing() {
         .await
         .unwrap();
     assert!(stl.rows.is_empty(), "{stl:?}");
+    // Serverless has no SVL views: the same error is read from sys_external_query_error, matched
+    // to this session through sys_query_history, naming the file.
+    let external = emu
+        .run(sparkify::warehouse::sql::load_error_queries()[3])
+        .await
+        .unwrap();
+    // Newest first: this COPY's file, after the session's earlier failed COPYs.
+    let file = external.rows[0][0].as_deref().unwrap_or_default();
+    assert!(
+        file.starts_with("s3://") && file.ends_with("/users/part-00000.parquet"),
+        "{external:?}"
+    );
     admin
         .batch_execute("ALTER TABLE users DROP COLUMN extra")
         .await

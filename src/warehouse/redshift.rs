@@ -13,7 +13,8 @@
 //!
 //! After every COPY, `pg_last_copy_count()` must equal the rows the run wrote (recorded in
 //! `_latest`), so a partial load fails instead of committing. A failed COPY is reported with the
-//! rows of `sys_load_error_detail`, `stl_load_errors` or `svl_s3log` (see [`load_error_queries`]). `TRUNCATE` and `ALTER TABLE APPEND`
+//! rows of `sys_load_error_detail`, `stl_load_errors`, `svl_s3log` or `sys_external_query_error`
+//! (see [`load_error_queries`]). `TRUNCATE` and `ALTER TABLE APPEND`
 //! commit implicitly and are never used. Any failure before `COMMIT` rolls back: the final tables
 //! keep their previous state, and a rerun of the same run gives the same tables.
 //!

@@ -121,6 +121,8 @@ mod templates {
     pub const RS_LOAD_ERRORS: &str = include_str!("../../sql/redshift/load_errors.sql");
     pub const RS_STL_LOAD_ERRORS: &str = include_str!("../../sql/redshift/stl_load_errors.sql");
     pub const RS_S3_LOG: &str = include_str!("../../sql/redshift/s3_log.sql");
+    pub const RS_EXTERNAL_QUERY_ERRORS: &str =
+        include_str!("../../sql/redshift/external_query_errors.sql");
 }
 
 /// The statements one load runs for one table, in order. Each is a single statement ending in `;`.
@@ -211,14 +213,15 @@ impl RedshiftLoad {
 
 /// The queries that explain a failed Redshift COPY of this session (by `pg_backend_pid()`, which
 /// a `ROLLBACK` leaves in place, unlike `pg_last_copy_id()`), newest rows first: the
-/// `sys_load_error_detail` view, the older `stl_load_errors` table, then `svl_s3log`, where
-/// Parquet (Spectrum) read errors go. All return rows of (file, line, column, column type, error
-/// code, message).
-pub fn load_error_queries() -> [&'static str; 3] {
+/// `sys_load_error_detail` view, the older `stl_load_errors` table, then `svl_s3log` and
+/// `sys_external_query_error` (Serverless has only the SYS views), where Parquet (Spectrum) read
+/// errors go. All return rows of (file, line, column, column type, error code, message).
+pub fn load_error_queries() -> [&'static str; 4] {
     [
         templates::RS_LOAD_ERRORS,
         templates::RS_STL_LOAD_ERRORS,
         templates::RS_S3_LOG,
+        templates::RS_EXTERNAL_QUERY_ERRORS,
     ]
 }
 

@@ -347,7 +347,7 @@ impl FakeRedshift {
         if s.contains("FROM information_schema.columns") {
             return ok(0);
         }
-        if s.contains("FROM svl_s3log") {
+        if s.contains("FROM svl_s3log") || s.contains("FROM sys_external_query_error") {
             return ok(0);
         }
         if s.contains("FROM sys_load_error_detail") || s.contains("FROM stl_load_errors") {

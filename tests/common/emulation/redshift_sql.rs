@@ -53,6 +53,11 @@ SELECT 100 AS user_id, query AS query_id, file_name AS file_location,
        ''::text AS action_value, error_code
 FROM emulation_sys.load_errors WHERE spectrum;
 
+-- SYS_QUERY_HISTORY (the queries of each session; here, those that logged a load error):
+-- https://docs.aws.amazon.com/redshift/latest/dg/SYS_QUERY_HISTORY.html
+CREATE OR REPLACE VIEW emulation_sys.sys_query_history AS
+SELECT DISTINCT session_id, query AS query_id FROM emulation_sys.load_errors;
+
 -- SVV_COLUMNS (local tables): https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_COLUMNS.html
 CREATE OR REPLACE VIEW emulation_sys.svv_columns AS
 SELECT table_catalog, table_schema, table_name, column_name, ordinal_position, column_default,
@@ -197,6 +202,7 @@ fn rewrite(s: &str, last_copy_count: i64, last_copy_id: i64) -> String {
             "stl_load_errors",
             "svl_s3log",
             "sys_external_query_error",
+            "sys_query_history",
             "svv_columns",
             "pg_table_def",
         ] {
