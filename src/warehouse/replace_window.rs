@@ -33,8 +33,8 @@ impl LoadScope {
             (Some(since), Some(until)) => StartRange::new(since, until)
                 .map_err(|e| Error::Usage(format!("--write replace-window: {e}"))),
             _ => Err(Error::Usage(format!(
-                "--write replace-window needs a bounded range, not {}: give --window, or both \
-                 --since and --until",
+                "--write replace-window needs a bounded range, not {}: give both --since and \
+                 --until (etl also takes --window)",
                 self.range
             ))),
         }
