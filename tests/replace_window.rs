@@ -1,18 +1,28 @@
 //! `--write replace-window` into a throwaway PostgreSQL: rerunning one corrected day (one-shot
 //! with `--since/--until`, windowed with `--window day`, and `load` of a whole corrected folder)
 //! leaves the warehouse equal, row for row, to a fresh full load of the corrected input; rows
-//! outside the range are untouched; refused uses exit 2 and change nothing.
+//! outside the range are untouched; refused uses exit 2 and change nothing. On the emulated
+//! Redshift (`common/emulation/`), the real plan issues the golden statements
+//! (`tests/golden/redshift/flow/replace_window.sql`), ends equal to the PostgreSQL target's fresh
+//! load, and a failure at any statement leaves the previous tables.
 
 mod common;
 
 use std::path::Path;
 
+use common::emulation::harness::{
+    assert_same, fail_at_each_step, pg_client, postgres_load, publish, tables, target, World,
+};
 use common::pg::TestPg;
 use common::rows::{fetch, Rows, V};
 use common::{
-    correct_day, load_json, sample, sparkify, sparkify_ok, CORRECTED_DAY, CORRECTED_DAY_MS,
+    assert_golden, correct_day, load_json, sample, sparkify, sparkify_ok, CORRECTED_DAY,
+    CORRECTED_DAY_MS,
 };
 use sparkify::schema::TABLES;
+use sparkify::warehouse::redshift::{execute, load_run, plan_ddl};
+use sparkify::warehouse::sql::StartRange;
+use sparkify::warehouse::WriteMode;
 
 type Tables = Vec<(String, Rows)>;
 
@@ -304,4 +314,95 @@ fn refused_replace_windows_exit_2_and_change_nothing() {
         eprintln!("refused, exit 2: {}", stderr.trim());
     }
     assert_eq!(warehouse(&pg, "dwh"), before);
+}
+
+/// `transform` of `input` (with `extra` flags) into `<dir>/<name>`; the folder.
+fn transform(dir: &Path, input: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let input = input.to_str().unwrap();
+    let args = [&["transform", "--input", input, "--output", name, "-q"][..], extra].concat();
+    sparkify_ok(dir, &args);
+    dir.join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redshift_replace_window_issues_the_golden_statements_and_equals_the_postgresql_target() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    world.database("rs").await;
+    let reference = world.reference("reference").await;
+    let target = target(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let corrected = tmp.path().join("corrected");
+    correct_day(&corrected, false);
+    let (since, until) = CORRECTED_DAY;
+    let full = transform(tmp.path(), &sample(), "full", &[]);
+    let day = transform(
+        tmp.path(),
+        &corrected,
+        "day",
+        &["--since", since, "--until", until],
+    );
+    let full_run = publish(&world, &target, &full, "run-full").await;
+    let day_run = publish(&world, &target, &day, "run-day").await;
+    let range = StartRange::new(CORRECTED_DAY_MS.0, CORRECTED_DAY_MS.1).unwrap();
+    let mode = WriteMode::ReplaceWindow(range);
+
+    let mut emu = world.redshift("rs").await;
+    execute(&mut emu, &plan_ddl(&target.sql(), true))
+        .await
+        .unwrap();
+    load_run(&mut emu, &target, &full_run, WriteMode::Replace)
+        .await
+        .unwrap();
+    let before = tables(emu.reader(), None).await;
+    let issued_from = emu.log.len();
+    let loaded = load_run(&mut emu, &target, &day_run, mode).await.unwrap();
+    assert_golden(
+        "redshift/flow/replace_window.sql",
+        &emu.log[issued_from..]
+            .iter()
+            .map(|s| format!("{}\n", s.trim_end()))
+            .collect::<String>(),
+    );
+
+    // The PostgreSQL target's fresh full load of the corrected input.
+    postgres_load(&reference, &corrected, "replace", &[]);
+    assert_same(&emu, None, &reference, "Redshift replace-window of a corrected day").await;
+    let after = tables(&pg_client(&reference).await, None).await;
+    let in_day = |t: &Vec<(String, Rows)>| t[4].1.iter().filter(|r| in_day("songplays", r)).count();
+    let plays = loaded.report.table("songplays").unwrap();
+    assert_eq!(plays.deleted as usize, in_day(&before));
+    assert_eq!(plays.inserted as usize, in_day(&after));
+    eprintln!(
+        "Redshift songplays of {since}: {} deleted, {} inserted",
+        plays.deleted, plays.inserted
+    );
+
+    // A failure at any statement leaves the full load of the original input.
+    let failed = fail_at_each_step(
+        &world,
+        "rs",
+        None,
+        (&before, &after),
+        "Redshift replace-window",
+        |mut emu| {
+            let (target, run) = (target.clone(), day_run.clone());
+            async move {
+                let ok = load_run(&mut emu, &target, &run, mode).await.is_ok();
+                (emu, ok)
+            }
+        },
+        |mut emu| {
+            let (target, run) = (target.clone(), full_run.clone());
+            async move {
+                load_run(&mut emu, &target, &run, WriteMode::Replace)
+                    .await
+                    .unwrap();
+                emu
+            }
+        },
+    )
+    .await;
+    assert!(failed >= 10, "only {failed} failures failed the run");
 }
