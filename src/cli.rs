@@ -356,7 +356,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             if args.transform.dry_run {
                 println!("{plan}");
                 if args.write != WriteArg::ReplaceWindow {
-                    print!("{}", describe_load(&target, args.write.mode(&first)?, false)?);
+                    print!(
+                        "{}",
+                        describe_load(&target, args.write.mode(&first)?, false)?
+                    );
                     return Ok(0);
                 }
                 let ranges = replace_window::planned_ranges(&plan)?;

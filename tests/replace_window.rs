@@ -145,7 +145,13 @@ fn a_corrected_day_replaced_by_range_equals_a_fresh_full_load() {
         let differs = o.iter().zip(e).any(|((n, a), (_, b))| n == t && a != b);
         assert!(differs, "the correction must change {t}");
     }
-    let day_plays = |tables: &Tables| tables[4].1.iter().filter(|r| in_day("songplays", r)).count();
+    let day_plays = |tables: &Tables| {
+        tables[4]
+            .1
+            .iter()
+            .filter(|r| in_day("songplays", r))
+            .count()
+    };
 
     // One-shot: --since D --until D+1.
     let (since, until) = CORRECTED_DAY;
@@ -176,7 +182,13 @@ fn a_corrected_day_replaced_by_range_equals_a_fresh_full_load() {
     let out = sparkify_ok(
         tmp.path(),
         &[
-            &["etl", "--input", corrected.to_str().unwrap(), "--output", "w"],
+            &[
+                "etl",
+                "--input",
+                corrected.to_str().unwrap(),
+                "--output",
+                "w",
+            ],
             &["--target", &url, "--write", "replace-window", "--dry-run"][..],
             &windowed,
         ]
@@ -233,19 +245,47 @@ fn rows_outside_the_range_are_untouched_and_load_replaces_only_the_range() {
     full_load(&url, &sample());
     sparkify_ok(
         tmp.path(),
-        &["transform", "--input", corrected.to_str().unwrap(), "--output", "wc", "-q"],
+        &[
+            "transform",
+            "--input",
+            corrected.to_str().unwrap(),
+            "--output",
+            "wc",
+            "-q",
+        ],
     );
     let args = [
-        "load", "--input", "wc", "--target", &url, "--write", "replace-window", "--since", since,
-        "--until", until, "--json",
+        "load",
+        "--input",
+        "wc",
+        "--target",
+        &url,
+        "--write",
+        "replace-window",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--json",
     ];
     let s: serde_json::Value = serde_json::from_str(&sparkify_ok(tmp.path(), &args)).unwrap();
     let plays = s["tables"].as_array().unwrap();
     let plays = plays.iter().find(|t| t["name"] == "songplays").unwrap();
-    let day_plays = expected[4].1.iter().filter(|r| in_day("songplays", r)).count();
-    assert_eq!(plays["staged"].as_u64().unwrap() as usize, expected[4].1.len());
+    let day_plays = expected[4]
+        .1
+        .iter()
+        .filter(|r| in_day("songplays", r))
+        .count();
+    assert_eq!(
+        plays["staged"].as_u64().unwrap() as usize,
+        expected[4].1.len()
+    );
     assert_eq!(plays["inserted"].as_u64().unwrap() as usize, day_plays);
-    assert_tables(&warehouse(&pg, "dwh"), &expected, "load of the whole folder");
+    assert_tables(
+        &warehouse(&pg, "dwh"),
+        &expected,
+        "load of the whole folder",
+    );
 }
 
 #[test]
@@ -277,9 +317,17 @@ fn refused_replace_windows_exit_2_and_change_nothing() {
             "--mode elt",
         ),
         (
-            ["load", "--input", "w", "--target", &url, "--write", "replace-window"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "load",
+                "--input",
+                "w",
+                "--target",
+                &url,
+                "--write",
+                "replace-window",
+            ]
+            .map(String::from)
+            .to_vec(),
             "needs a bounded range",
         ),
         (
@@ -319,7 +367,11 @@ fn refused_replace_windows_exit_2_and_change_nothing() {
 /// `transform` of `input` (with `extra` flags) into `<dir>/<name>`; the folder.
 fn transform(dir: &Path, input: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
     let input = input.to_str().unwrap();
-    let args = [&["transform", "--input", input, "--output", name, "-q"][..], extra].concat();
+    let args = [
+        &["transform", "--input", input, "--output", name, "-q"][..],
+        extra,
+    ]
+    .concat();
     sparkify_ok(dir, &args);
     dir.join(name)
 }
@@ -368,7 +420,13 @@ async fn redshift_replace_window_issues_the_golden_statements_and_equals_the_pos
 
     // The PostgreSQL target's fresh full load of the corrected input.
     postgres_load(&reference, &corrected, "replace", &[]);
-    assert_same(&emu, None, &reference, "Redshift replace-window of a corrected day").await;
+    assert_same(
+        &emu,
+        None,
+        &reference,
+        "Redshift replace-window of a corrected day",
+    )
+    .await;
     let after = tables(&pg_client(&reference).await, None).await;
     let in_day = |t: &Vec<(String, Rows)>| t[4].1.iter().filter(|r| in_day("songplays", r)).count();
     let plays = loaded.report.table("songplays").unwrap();

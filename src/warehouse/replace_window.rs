@@ -117,7 +117,9 @@ mod tests {
             let e = scope(since, until).replace_window().unwrap_err();
             assert!(matches!(e, Error::Usage(_)), "{e}");
         }
-        let e = scope(Some(i64::MIN), Some(day)).replace_window().unwrap_err();
+        let e = scope(Some(i64::MIN), Some(day))
+            .replace_window()
+            .unwrap_err();
         assert!(e.to_string().contains("year"), "{e}");
     }
 }

@@ -260,7 +260,10 @@ pub fn correct_day(dir: &Path, only_day: bool) -> Corrections {
     let mut latest: std::collections::HashMap<String, ((i64, i64), u32)> = Default::default();
     for day in 1..=30 {
         for e in events(day) {
-            let key = (e["ts"].as_i64().unwrap(), e["itemInSession"].as_i64().unwrap());
+            let key = (
+                e["ts"].as_i64().unwrap(),
+                e["itemInSession"].as_i64().unwrap(),
+            );
             let u = user(&e);
             if !u.is_empty() && latest.get(&u).is_none_or(|(k, _)| key > *k) {
                 latest.insert(u, (key, day));
@@ -298,7 +301,10 @@ pub fn correct_day(dir: &Path, only_day: bool) -> Corrections {
     }
     let path = dir.join("log_data/2018/11/2018-11-15-events.json");
     std::fs::write(path, out).expect("write the corrected day");
-    assert!(c.dropped > 0 && c.moved > 0 && c.rematched > 0 && c.relevelled > 0, "{c:?}");
+    assert!(
+        c.dropped > 0 && c.moved > 0 && c.rematched > 0 && c.relevelled > 0,
+        "{c:?}"
+    );
     c
 }
 

@@ -4,10 +4,10 @@
 
 use std::fmt;
 
-use crate::warehouse::literal::Timestamp;
-use crate::warehouse::template::render;
 use super::{templates, Dialect, IamRole, InvalidLiteral, S3Url, Sql};
 use crate::schema::Table;
+use crate::warehouse::literal::Timestamp;
+use crate::warehouse::template::render;
 
 /// How a load combines the staged rows with what the warehouse already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,7 +66,8 @@ pub fn version_column(table: &Table) -> Option<&'static str> {
 
 /// Tables a window replace clears by range, with the column the range applies to: the fact table
 /// and `time`, whose rows are one per play and per play time. Dimensions merge.
-pub(super) const RANGE_COLUMNS: &[(&str, &str)] = &[("songplays", "start_time"), ("time", "start_time")];
+pub(super) const RANGE_COLUMNS: &[(&str, &str)] =
+    &[("songplays", "start_time"), ("time", "start_time")];
 
 /// The column a window replace selects `table`'s rows by, if the table is replaced by range.
 pub fn range_column(table: &Table) -> Option<&'static str> {
@@ -87,7 +88,10 @@ pub struct StartRange {
 impl StartRange {
     /// `[since, until)` in milliseconds since 1970-01-01 UTC.
     pub fn new(since: i64, until: i64) -> Result<StartRange, InvalidLiteral> {
-        let (since, until) = (Timestamp::from_millis(since)?, Timestamp::from_millis(until)?);
+        let (since, until) = (
+            Timestamp::from_millis(since)?,
+            Timestamp::from_millis(until)?,
+        );
         if since >= until {
             return Err(InvalidLiteral::Timestamp {
                 millis: until.millis(),

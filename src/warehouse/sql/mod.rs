@@ -15,13 +15,13 @@ mod load;
 use std::fmt;
 
 pub use super::literal::{IamRole, Ident, InvalidIdentifier, InvalidLiteral, S3Url};
+use super::session::SessionSettings;
+use super::template::render;
+use crate::schema::{Table, TABLES};
 pub use load::{
     load_error_queries, range_column, version_column, LoadStatements, RedshiftLoad, StartRange,
     WriteMode,
 };
-use super::session::SessionSettings;
-use super::template::render;
-use crate::schema::{Table, TABLES};
 
 /// The SQL dialect a statement is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -79,8 +79,7 @@ fn load_script(sql: &Sql, table: &Table, mode: WriteMode) -> String {
                 table.name
             ))
             .unwrap();
-            let role =
-                IamRole::new("arn:aws:iam::123456789012:role/sparkify-redshift").unwrap();
+            let role = IamRole::new("arn:aws:iam::123456789012:role/sparkify-redshift").unwrap();
             sql.redshift_load(table, mode, &manifest, &role)
                 .all()
                 .join("\n")
