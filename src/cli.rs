@@ -355,20 +355,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             if args.transform.dry_run {
                 println!("{plan}");
-                if args.write != WriteArg::ReplaceWindow {
-                    print!(
-                        "{}",
-                        describe_load(&target, args.write.mode(&first)?, false)?
-                    );
-                    return Ok(0);
-                }
-                let ranges = replace_window::planned_ranges(&plan)?;
-                if let Some(range) = ranges.first() {
-                    let mode = WriteMode::ReplaceWindow(*range);
-                    print!("{}", describe_load(&target, mode, false)?);
-                }
-                for range in ranges.iter().skip(1) {
-                    println!("-- then the same load, in its own transaction, for {range}");
+                let describe = |mode| describe_load(&target, mode, false);
+                match args.write {
+                    WriteArg::ReplaceWindow => {
+                        print!("{}", replace_window::describe_loads(&plan, describe)?)
+                    }
+                    write => print!("{}", describe(write.mode(&first)?)?),
                 }
                 return Ok(0);
             }

@@ -76,9 +76,13 @@ pub fn local_refused() -> Error {
     )
 }
 
-/// The ranges the loads of `plan` replace, in order, for `--dry-run`: one per window (the input's
-/// log files are listed to find them, as the run does), or the run's own range.
-pub fn planned_ranges(plan: &TransformPlan) -> Result<Vec<StartRange>> {
+/// What `--dry-run` prints for the loads of a window replace: `describe`'s text for the first
+/// load (its statements), then the range of each later one (the input's log files are listed to
+/// find the windows, as the run does).
+pub fn describe_loads(
+    plan: &TransformPlan,
+    describe: impl Fn(WriteMode) -> Result<String>,
+) -> Result<String> {
     let ranges = match plan.window {
         None => vec![plan.range],
         Some(size) => crate::backfill::planned_windows(plan, size)?
@@ -86,16 +90,22 @@ pub fn planned_ranges(plan: &TransformPlan) -> Result<Vec<StartRange>> {
             .map(|w| plan.range.within(w.start, w.end))
             .collect(),
     };
-    ranges
-        .into_iter()
-        .map(|range| {
-            LoadScope {
-                starts: false,
-                range,
-            }
-            .start_range()
-        })
-        .collect()
+    let mut out = String::new();
+    for (at, range) in ranges.into_iter().enumerate() {
+        let scope = LoadScope {
+            starts: at == 0,
+            range,
+        };
+        if at == 0 {
+            out.push_str(&describe(scope.replace_window()?)?);
+        } else {
+            let range = scope.start_range()?;
+            out.push_str(&format!(
+                "-- then the same load, in its own transaction, for {range}\n"
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
