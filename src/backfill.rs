@@ -36,6 +36,7 @@ use crate::source::InputFile;
 use crate::summary::{RunSummary, TableSummary, WindowCounts};
 use crate::transform::text::Truncations;
 use crate::transform::users::UserTracker;
+use crate::warehouse::replace_window::LoadScope;
 use crate::window::{
     day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize,
 };
@@ -166,15 +167,24 @@ fn plan_windows(size: WindowSize, plan: &TransformPlan, logs: &[InputFile]) -> R
     Ok(windows_between(size, first, last))
 }
 
+/// The windows a run of `plan` processes, listing its log files as the run does (for
+/// `--dry-run`).
+pub(crate) fn planned_windows(plan: &TransformPlan, size: WindowSize) -> Result<Vec<Window>> {
+    let source = plan.open_source()?;
+    let logs = logs_in(source.list("log_data")?, &plan.range);
+    plan_windows(size, plan, &logs)
+}
+
 /// Runs a windowed `plan` (see the module documentation), calling `load` with each window's
 /// folder before it is published: its songplays and time parts, the users so far, the songs and
 /// artists. `load`'s last argument says whether the window starts the output (a replacing load
-/// may clear the tables); later windows add to it.
+/// may clear the tables; later windows add to it) and which events it holds (the window's part
+/// of the run's range, which a window replace clears).
 pub fn execute_windows(
     plan: &TransformPlan,
     size: WindowSize,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
+    mut load: impl FnMut(&Path, &mut RunSummary, LoadScope) -> Result<()>,
 ) -> Result<RunSummary> {
     let (output, _lock) = prepare_output(plan)?;
     let source = plan.open_source()?;
@@ -320,7 +330,11 @@ pub fn execute_windows(
             totals.add(t);
         }
         test_point(&format!("window-{at}-written"));
-        load(&dir, &mut summary, base.is_none())?;
+        let scope = LoadScope {
+            starts: base.is_none(),
+            range: plan.range.within(window.start, window.end),
+        };
+        load(&dir, &mut summary, scope)?;
         // The window's own files are flushed here; the previous output's, linked below, are on
         // disk already, so the publish flushes only the folders.
         crate::sink::switch::sync_tree(&dir, true).map_err(crate::sink::io_error(&dir))?;

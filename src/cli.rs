@@ -10,6 +10,7 @@ use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
 use crate::target::Target;
 use crate::warehouse::redshift::{self, RedshiftTarget, RunLoad};
+use crate::warehouse::replace_window::{self, LoadScope};
 use crate::warehouse::{
     ddl_redshift, load_postgres, load_redshift, load_summary, RedshiftInput, WriteMode,
 };
@@ -126,13 +127,20 @@ pub enum WriteArg {
     Merge,
     /// Every table ends up holding exactly this run's rows (full backfill).
     Replace,
+    /// Song plays and time rows in the processed range (each --window, or --since..--until) are
+    /// deleted and reinserted; users, songs and artists merge (reruns of corrected days).
+    ReplaceWindow,
 }
 
-impl From<WriteArg> for WriteMode {
-    fn from(w: WriteArg) -> Self {
-        match w {
-            WriteArg::Merge => WriteMode::Merge,
-            WriteArg::Replace => WriteMode::Replace,
+impl WriteArg {
+    /// The write mode of one load of a run: a replace empties the tables only for the run's
+    /// first load; a window replace clears the load's own range.
+    fn mode(self, scope: &LoadScope) -> Result<WriteMode> {
+        match self {
+            WriteArg::Merge => Ok(WriteMode::Merge),
+            WriteArg::Replace if scope.starts => Ok(WriteMode::Replace),
+            WriteArg::Replace => Ok(WriteMode::Merge),
+            WriteArg::ReplaceWindow => scope.replace_window(),
         }
     }
 }
@@ -149,9 +157,15 @@ pub struct LoadArgs {
     /// Target and connection flags.
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Merge (default) or replace.
+    /// Merge (default), replace, or replace-window (with --since and --until).
     #[arg(long, value_enum, default_value_t = WriteArg::Merge)]
     pub write: WriteArg,
+    /// With --write replace-window: the first UTC date or instant of the range replaced.
+    #[arg(long, value_name = "DATE|TIME", value_parser = crate::window::parse_instant)]
+    pub since: Option<i64>,
+    /// With --write replace-window: the end (excluded) of the range replaced.
+    #[arg(long, value_name = "DATE|TIME", value_parser = crate::window::parse_instant)]
+    pub until: Option<i64>,
     /// Print the load summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -223,7 +237,7 @@ pub struct EtlArgs {
     /// Allow a connection without TLS to a host that is not this machine.
     #[arg(long)]
     pub allow_insecure: bool,
-    /// Merge (default) or replace.
+    /// Merge (default), replace, or replace-window (the range of --window or --since/--until).
     #[arg(long, value_enum, default_value_t = WriteArg::Merge)]
     pub write: WriteArg,
     /// transform: sparkify builds the star schema; elt: the warehouse builds it from staged raw
@@ -329,8 +343,16 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Etl(args) => {
             let target = Target::parse(&args.target, args.allow_insecure, &config)?;
             let plan = args.transform.plan(&config)?;
-            let mode = WriteMode::from(args.write);
-            if args.mode == crate::commands::Mode::Elt {
+            let elt = args.mode == crate::commands::Mode::Elt;
+            if args.write == WriteArg::ReplaceWindow {
+                replace_window::check_etl(&plan, matches!(target, Target::Local), elt)?;
+            }
+            let first = LoadScope {
+                starts: true,
+                range: plan.range,
+            };
+            if elt {
+                let mode = args.write.mode(&first)?;
                 if !plan.range.is_all() || plan.window.is_some() {
                     return Err(Error::Usage(
                         "--since, --until and --window select events sparkify reads; \
@@ -345,13 +367,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             if args.transform.dry_run {
                 println!("{plan}");
-                print!("{}", describe_load(&target, mode, false)?);
+                let describe = |mode| describe_load(&target, mode, false);
+                match args.write {
+                    WriteArg::ReplaceWindow => {
+                        print!("{}", replace_window::describe_loads(&plan, describe)?)
+                    }
+                    write => print!("{}", describe(write.mode(&first)?)?),
+                }
                 return Ok(0);
             }
-            let summary = execute_transform(&plan, &progress, |staged, summary, starts| {
-                // Only the load that starts the output may replace the tables; later windows add.
-                let mode = if starts { mode } else { WriteMode::Merge };
-                load_into(&target, staged, summary, mode)
+            let write = args.write;
+            let summary = execute_transform(&plan, &progress, |staged, summary, scope| {
+                load_into(&target, staged, summary, write.mode(&scope)?)
             })?;
             print_summary(&summary, args.transform.json, cli.quiet)?;
             Ok(0)
@@ -419,8 +446,11 @@ fn describe_load(target: &Target, mode: WriteMode, from_latest: bool) -> Result<
             let mut out = format!(
                 "load:      {pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction\nstatements:\n",
                 match mode {
-                    WriteMode::Merge => "DELETE matching keys + INSERT",
-                    WriteMode::Replace => "DELETE all + INSERT",
+                    WriteMode::Merge => "DELETE matching keys + INSERT".to_owned(),
+                    WriteMode::Replace => "DELETE all + INSERT".to_owned(),
+                    WriteMode::ReplaceWindow(range) => format!(
+                        "DELETE songplays and time in {range} + INSERT, merge the others"
+                    ),
                 }
             );
             out.push_str(&crate::warehouse::postgres::load_script(
@@ -481,7 +511,22 @@ fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) 
 
 fn load_command(args: &LoadArgs, config: &Config, quiet: bool) -> Result<i32> {
     let target = Target::parse(&args.target.target, args.target.allow_insecure, config)?;
-    let mode = WriteMode::from(args.write);
+    let range = crate::window::TimeRange {
+        since: args.since,
+        until: args.until,
+    };
+    if args.write == WriteArg::ReplaceWindow && matches!(target, Target::Local) {
+        return Err(replace_window::local_refused());
+    }
+    if args.write != WriteArg::ReplaceWindow && !range.is_all() {
+        return Err(Error::Usage(
+            "--since and --until on load name the range --write replace-window replaces".into(),
+        ));
+    }
+    let mode = args.write.mode(&LoadScope {
+        starts: true,
+        range,
+    })?;
     if args.from_latest && !matches!(target, Target::Redshift(_)) {
         return Err(Error::Usage(
             "--from-latest needs --target redshift (it loads the run [S3] STAGING/_latest names)"

@@ -13,6 +13,7 @@ use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{prune_after_publish, publish_to_s3_with, PublishOptions};
 use crate::summary::RunSummary;
+use crate::warehouse::replace_window::LoadScope;
 use crate::{Error, Progress, Result};
 
 /// Runs `plan`: lock a local output (failing at once, or waiting, when another run holds it),
@@ -21,11 +22,11 @@ use crate::{Error, Progress, Result};
 ///
 /// A windowed plan (`--window`) runs window by window instead (see [`crate::backfill`]), calling
 /// `load` once per window; its last argument says whether the load starts the warehouse's data
-/// (the only window a replacing load may clear the tables for).
+/// (the only window a replacing load may clear the tables for) and which events it holds.
 pub fn execute_transform(
     plan: &TransformPlan,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
+    mut load: impl FnMut(&Path, &mut RunSummary, LoadScope) -> Result<()>,
 ) -> Result<RunSummary> {
     if let Some(size) = plan.window {
         return crate::backfill::execute_windows(plan, size, progress, load);
@@ -63,7 +64,11 @@ pub fn execute_transform(
     };
     crate::sink::switch::test_point("staged");
     let started = std::time::Instant::now();
-    load(staging.path(), &mut summary, true)?;
+    let scope = LoadScope {
+        starts: true,
+        range: plan.range,
+    };
+    load(staging.path(), &mut summary, scope)?;
     if summary.load.is_some() {
         summary
             .stages

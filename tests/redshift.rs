@@ -533,7 +533,7 @@ async fn a_partial_copy_is_caught_by_the_row_count() {
         let after: Vec<&str> = rs.log[copy + 2..].iter().map(String::as_str).collect();
         match mode {
             WriteMode::Replace => assert_eq!(after, ["ROLLBACK;"]),
-            WriteMode::Merge => {
+            WriteMode::Merge | WriteMode::ReplaceWindow(_) => {
                 assert!(!rs.log.iter().any(|s| s == "BEGIN;"));
                 assert_eq!(
                     after,
@@ -966,6 +966,29 @@ fn dry_runs_print_every_statement_and_no_secret() {
         "{out}"
     );
     assert!(out.contains("DELETE FROM songs;\nCOPY songs ("), "{out}");
+    // A window replace: the range's DELETE in the dry run, rows copied into stages first.
+    for command in ["etl", "load"] {
+        let out = run(&[
+            command,
+            "--target",
+            "redshift",
+            "--write",
+            "replace-window",
+            "--since",
+            "2018-11-15",
+            "--until",
+            "2018-11-16",
+            "--dry-run",
+        ]);
+        assert!(
+            out.contains(
+                "DELETE FROM songplays\nWHERE start_time >= TIMESTAMP '2018-11-15 00:00:00.000'\n  \
+                 AND start_time < TIMESTAMP '2018-11-16 00:00:00.000';\nINSERT INTO songplays ("
+            ),
+            "{out}"
+        );
+        assert!(out.contains("COPY stage_songplays ("), "{out}");
+    }
     let out = run(&["create-tables", "--target", "redshift", "--dry-run"]);
     assert!(
         out.contains("CREATE TABLE IF NOT EXISTS songplays (") && out.contains("DISTSTYLE"),

@@ -1,6 +1,6 @@
 //! Validated values that are pasted into statements: identifiers ([`Ident`]) and the literals of
 //! Redshift's `COPY` ([`S3Url`], [`S3Prefix`], [`IamRole`], [`Region`]), which takes no bind
-//! parameters.
+//! parameters, and the instants of a range a load replaces ([`Timestamp`]).
 //!
 //! This is the one set of validators every path uses (Parquet load, ELT, DDL, checks), so a value
 //! refused in one place is refused in all: `s3://bucket/a;b` can reach no statement.
@@ -108,6 +108,14 @@ pub enum InvalidLiteral {
     Region {
         /// The region as given.
         region: String,
+    },
+    /// An instant outside the years 0001 to 9999 both dialects can hold.
+    #[error("invalid timestamp {millis} ms since 1970: {reason}")]
+    Timestamp {
+        /// The instant, in milliseconds since 1970-01-01 UTC.
+        millis: i64,
+        /// What is wrong with it.
+        reason: &'static str,
     },
 }
 
@@ -313,6 +321,56 @@ impl fmt::Display for Region {
     }
 }
 
+/// A validated instant (milliseconds since 1970-01-01 UTC, years 0001 to 9999), pasted as
+/// `TIMESTAMP 'YYYY-MM-DD HH:MM:SS.mmm'`. The text is built from the number, never from what a
+/// user typed, so it holds only digits and separators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// First millisecond of 0001-01-01 (the proleptic Gregorian year 1).
+    const MIN: i64 = -62_135_596_800_000;
+    /// First millisecond of 10000-01-01.
+    const END: i64 = 253_402_300_800_000;
+
+    /// Validates `millis`.
+    pub fn from_millis(millis: i64) -> Result<Timestamp, InvalidLiteral> {
+        if (Self::MIN..Self::END).contains(&millis) {
+            Ok(Timestamp(millis))
+        } else {
+            Err(InvalidLiteral::Timestamp {
+                millis,
+                reason: "the year must be 0001 to 9999",
+            })
+        }
+    }
+
+    /// Milliseconds since 1970-01-01 UTC.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// The instant as a SQL `TIMESTAMP` literal, which PostgreSQL and Redshift read alike.
+    pub fn literal(self) -> String {
+        const DAY: i64 = 86_400_000;
+        let (days, rest) = (self.0.div_euclid(DAY), self.0.rem_euclid(DAY));
+        let (y, m, d) = crate::transform::time::civil_from_days(days);
+        format!(
+            "TIMESTAMP '{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}'",
+            rest / 3_600_000,
+            rest / 60_000 % 60,
+            rest / 1000 % 60,
+            rest % 1000
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::window::format_ms(self.0))
+    }
+}
+
 /// `'text'` with `'` doubled and `\` escaped (Redshift reads backslash escapes in literals).
 ///
 /// The literal types admit neither character, so for them this only adds the quotes; it is the
@@ -429,5 +487,23 @@ mod tests {
             assert!(Region::new(bad).is_err(), "{bad:?}");
         }
         assert_eq!(quote_literal("a'b\\c"), "'a''b\\\\c'");
+    }
+
+    #[test]
+    fn timestamps_render_from_the_number() {
+        let t = Timestamp::from_millis(1_541_376_000_000 + 3_723_500).unwrap();
+        assert_eq!(t.literal(), "TIMESTAMP '2018-11-05 01:02:03.500'");
+        assert_eq!(t.to_string(), "2018-11-05T01:02:03.500Z");
+        let first = Timestamp::from_millis(Timestamp::MIN).unwrap();
+        assert_eq!(first.literal(), "TIMESTAMP '0001-01-01 00:00:00.000'");
+        let last = Timestamp::from_millis(Timestamp::END - 1).unwrap();
+        assert_eq!(last.literal(), "TIMESTAMP '9999-12-31 23:59:59.999'");
+        assert_eq!(
+            Timestamp::from_millis(-1).unwrap().literal(),
+            "TIMESTAMP '1969-12-31 23:59:59.999'"
+        );
+        for bad in [Timestamp::MIN - 1, Timestamp::END, i64::MIN, i64::MAX] {
+            assert!(Timestamp::from_millis(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod query;
 pub mod redshift;
 pub mod render;
+pub mod replace_window;
 mod reserved;
 pub mod session;
 pub mod shape;

@@ -10,6 +10,9 @@
 //!   event, by `level_at`).
 //! - **replace** (backfills): one transaction deletes every row and copies straight into each
 //!   table.
+//! - **replace-window** (reruns of a corrected range): stages as a merge; the transaction deletes
+//!   the `songplays` and `time` rows of the range and inserts the staged rows in it, and merges the
+//!   other tables.
 //!
 //! After every COPY, `pg_last_copy_count()` must equal the rows the run wrote (recorded in
 //! `_latest`), so a partial load fails instead of committing. A failed COPY is reported with the

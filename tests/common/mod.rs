@@ -219,3 +219,110 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("local address").port()
 }
+
+/// The day the corrected-input tests rewrite: 2018-11-15, as `--since`/`--until` values and as
+/// epoch milliseconds.
+pub const CORRECTED_DAY: (&str, &str) = ("2018-11-15", "2018-11-16");
+pub const CORRECTED_DAY_MS: (i64, i64) = (1_542_240_000_000, 1_542_326_400_000);
+
+/// What [`correct_day`] changed.
+#[derive(Debug, Default)]
+pub struct Corrections {
+    /// Song plays removed.
+    pub dropped: usize,
+    /// Song plays moved one second later (inside the day).
+    pub moved: usize,
+    /// Song plays given another song, one of the catalogue's.
+    pub rematched: usize,
+    /// Events whose level was flipped, all of the users whose latest event is on the day.
+    pub relevelled: usize,
+}
+
+/// Makes a copy of the sample in `dir` where the log file of [`CORRECTED_DAY`] is rewritten as an
+/// upstream fix would: some plays removed, some moved a second later, some given a catalogue
+/// song ("Ten Tonne" by Chase & Status), and the level flipped on every event of the users whose
+/// latest event lies on that day. Plays are removed only for users with events on later days,
+/// so no user's latest event disappears (a window replace merges users by their latest event
+/// and cannot see that one was removed). With `only_day`, the copy holds no other log file.
+pub fn correct_day(dir: &Path, only_day: bool) -> Corrections {
+    copy_sample(dir, |d| !only_day || d == 15);
+    let logs = sample().join("log_data/2018/11");
+    let events = |day: u32| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(logs.join(format!("2018-11-{day:02}-events.json")))
+            .expect("read a sample log file");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("a sample event"))
+            .collect()
+    };
+    let user = |e: &serde_json::Value| e["userId"].as_str().unwrap_or("").to_owned();
+    // Each user's latest event (ts, itemInSession) and the day it lies on.
+    let mut latest: std::collections::HashMap<String, ((i64, i64), u32)> = Default::default();
+    for day in 1..=30 {
+        for e in events(day) {
+            let key = (
+                e["ts"].as_i64().unwrap(),
+                e["itemInSession"].as_i64().unwrap(),
+            );
+            let u = user(&e);
+            if !u.is_empty() && latest.get(&u).is_none_or(|(k, _)| key > *k) {
+                latest.insert(u, (key, day));
+            }
+        }
+    }
+    let ends_here = |u: &str| latest.get(u).is_some_and(|(_, d)| *d == 15);
+    let mut c = Corrections::default();
+    let mut out = String::new();
+    for (i, mut e) in events(15).into_iter().enumerate() {
+        let u = user(&e);
+        let play = e["page"] == "NextSong";
+        if play && !u.is_empty() && !ends_here(&u) && i % 7 == 0 {
+            c.dropped += 1;
+            continue;
+        }
+        if play && i % 11 == 0 {
+            let ts = e["ts"].as_i64().unwrap() + 1000;
+            assert!(ts < CORRECTED_DAY_MS.1);
+            e["ts"] = ts.into();
+            c.moved += 1;
+        } else if play && i % 13 == 0 {
+            e["song"] = "Ten Tonne".into();
+            e["artist"] = "Chase & Status".into();
+            e["length"] = 337.68444.into();
+            c.rematched += 1;
+        }
+        if ends_here(&u) {
+            let flipped = if e["level"] == "free" { "paid" } else { "free" };
+            e["level"] = flipped.into();
+            c.relevelled += 1;
+        }
+        out.push_str(&serde_json::to_string(&e).unwrap());
+        out.push('\n');
+    }
+    let path = dir.join("log_data/2018/11/2018-11-15-events.json");
+    std::fs::write(path, out).expect("write the corrected day");
+    assert!(
+        c.dropped > 0 && c.moved > 0 && c.rematched > 0 && c.relevelled > 0,
+        "{c:?}"
+    );
+    c
+}
+
+/// Compares `actual` with the golden file `tests/golden/<rel>`; `UPDATE_GOLDEN=1` rewrites it.
+pub fn assert_golden(rel: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(rel);
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs (rerun with UPDATE_GOLDEN=1 after checking the change)\n--- issued\n{actual}",
+        path.display()
+    );
+}

@@ -66,8 +66,10 @@ pub async fn load(
 /// Tables are processed in [`TABLES`] order (dimensions first): all targets are locked against
 /// concurrent writers, every file is copied into `stage_<table>` and its row count verified, then
 /// each target is replaced (`DELETE` all + `INSERT`) or merged (`DELETE` matching keys + `INSERT`;
-/// for `users` the row with the newer `level_at` wins). With [`WriteMode::Replace`], a table given
-/// with no files ends up empty. Any error rolls everything back.
+/// for `users` the row with the newer `level_at` wins); a window replace deletes the `songplays` and
+/// `time` rows of its range and inserts the staged rows in it, and merges the other tables. With
+/// [`WriteMode::Replace`], a table given with no files ends up empty. Any error rolls everything
+/// back.
 pub async fn load_with(
     client: &mut Client,
     sql: &Sql,

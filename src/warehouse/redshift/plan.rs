@@ -149,11 +149,12 @@ pub fn copy_sources(run: &LatestRun) -> Result<Vec<CopySource>> {
 }
 
 /// The statements loading `sources` in `mode` (see the module documentation). A table without
-/// files is emptied by a replace and left alone by a merge.
+/// files is emptied by a replace, has its range emptied by a window replace (when it is an event
+/// table) and is left alone otherwise.
 pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteMode) -> LoadPlan {
     let loads: Vec<(&CopySource, RedshiftLoad)> = sources
         .iter()
-        .filter(|s| s.files > 0 || mode == WriteMode::Replace)
+        .filter(|s| s.files > 0 || mode.clears(s.table))
         .map(|s| (s, sql.redshift_load(s.table, mode, &s.manifest, role)))
         .collect();
     let on = |s: &CopySource, sql: &str, kind: StepKind| Step::new(Some(s.table.name), sql, kind);
@@ -171,29 +172,29 @@ pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteM
             on(s, &l.copy_count, StepKind::CopyCount { manifest, expected }),
         ]
     };
+    // Tables copied into a stage before the transaction (and inserted from it inside).
+    let staged = |s: &CopySource| mode.stages() && s.files > 0;
     let mut steps = session_steps(sql);
-    if mode == WriteMode::Merge {
-        for (s, l) in &loads {
-            steps.extend(
-                l.create_stage
-                    .iter()
-                    .map(|c| on(s, c, StepKind::CreateStage)),
-            );
-            steps.extend(copy(s, l));
-        }
+    for (s, l) in loads.iter().filter(|(s, _)| staged(s)) {
+        steps.extend(
+            l.create_stage
+                .iter()
+                .map(|c| on(s, c, StepKind::CreateStage)),
+        );
+        steps.extend(copy(s, l));
     }
     steps.push(Step::new(None, BEGIN, StepKind::Begin));
     steps.extend(loads.iter().map(|(s, l)| on(s, &l.lock, StepKind::Plain)));
     for (s, l) in &loads {
         steps.push(on(s, &l.delete, StepKind::Delete));
         match &l.insert {
-            Some(insert) => steps.push(on(s, insert, StepKind::Insert)),
+            Some(insert) if staged(s) => steps.push(on(s, insert, StepKind::Insert)),
             None if s.files > 0 => steps.extend(copy(s, l)),
-            None => {}
+            _ => {}
         }
     }
     steps.push(Step::new(None, COMMIT, StepKind::Commit));
-    for (s, l) in &loads {
+    for (s, l) in loads.iter().filter(|(s, _)| staged(s)) {
         steps.extend(l.drop_stage.iter().map(|d| on(s, d, StepKind::DropStage)));
     }
     LoadPlan {
@@ -360,6 +361,31 @@ mod tests {
             plan.steps.last().map(|s| s.sql.as_str()),
             Some("DROP TABLE stage_songs;\n")
         );
+    }
+
+    #[test]
+    fn a_window_replace_without_plays_still_clears_their_range() {
+        use crate::schema::SONGPLAYS;
+        use crate::warehouse::sql::StartRange;
+        let sql = Sql::new(Dialect::Redshift, None);
+        let role = IamRole::new("arn:aws:iam::123456789012:role/r").unwrap();
+        let sources = [source(&USERS, 0, 0), source(&SONGPLAYS, 0, 0)];
+        let range = StartRange::new(0, 86_400_000).unwrap();
+        let plan = plan_load(&sql, &sources, &role, WriteMode::ReplaceWindow(range));
+        let k = |s: &str| s.to_owned();
+        assert_eq!(
+            kinds(&plan),
+            [
+                (None, k("Shape")),
+                (None, k("Begin")),
+                (Some("songplays"), k("Plain")),
+                (Some("songplays"), k("Delete")),
+                (None, k("Commit")),
+            ]
+        );
+        assert!(plan.steps[3]
+            .sql
+            .contains("start_time >= TIMESTAMP '1970-01-01 00:00:00.000'"));
     }
 
     #[test]

@@ -1,0 +1,3 @@
+DELETE FROM {table}
+WHERE {range_column} >= {since}
+  AND {range_column} < {until};
