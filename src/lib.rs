@@ -27,16 +27,13 @@
 
 #![deny(unsafe_code)]
 
-pub mod backfill;
 pub mod cli;
-pub mod commands;
+pub mod command;
 pub mod config;
-pub mod etl;
 pub mod parse;
 pub mod plan;
 pub mod progress;
 pub mod report;
-pub mod run;
 pub mod s3;
 pub mod schema;
 pub mod sink;
@@ -73,7 +70,16 @@ pub enum Error {
     Redshift(#[from] warehouse::redshift::RedshiftError),
     /// A windowed run's state is wrong or belongs to another run.
     #[error(transparent)]
-    Backfill(#[from] backfill::BackfillError),
+    Backfill(#[from] command::backfill::BackfillError),
+    /// A table's folder of the Parquet star schema to load cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    LoadInput {
+        /// The table's folder.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),
@@ -116,6 +122,9 @@ pub enum Error {
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An internal invariant does not hold (a bug, not a usage or data problem).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// The Parquet writer thread stopped unexpectedly.
     #[error("the Parquet writer stopped unexpectedly")]
     WriterStopped,

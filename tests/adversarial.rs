@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use sparkify::parse::Reject;
-use sparkify::run::{transform, TransformOptions};
 use sparkify::sink::rejects::{read_rejects, RejectSink};
 use sparkify::source::local::LocalSource;
 use sparkify::summary::RunSummary;
+use sparkify::transform::{transform, TransformOptions};
 use sparkify::Progress;
 
 /// The six real lines every log case starts from: 2 other events, then 4 song plays.

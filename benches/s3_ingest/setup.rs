@@ -4,12 +4,12 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sparkify::run::{transform, TransformOptions};
 use sparkify::s3::{S3Location, S3Settings, StaticCredentials};
 use sparkify::sink::rejects::RejectSink;
 use sparkify::source::s3::S3Source;
 use sparkify::source::{InputFile, Source};
 use sparkify::summary::RunSummary;
+use sparkify::transform::{transform, TransformOptions};
 use sparkify::Progress;
 use sparkify_generate::{generate, GenerateOptions};
 

@@ -5,9 +5,15 @@
 //! [`songplays::SongplayBuilder`] on a parse worker, and deduplicated in input order by
 //! [`songplays::Dedup`] before being written.
 
+pub mod catalog;
 pub mod dims;
+pub mod events;
 pub mod id;
+mod read;
 pub mod songplays;
+pub mod stream;
 pub mod text;
 pub mod time;
 pub mod users;
+
+pub use stream::{transform, TransformOptions};

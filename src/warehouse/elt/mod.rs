@@ -19,14 +19,14 @@
 //! different content, and a user's two latest events in the same millisecond and session position.
 //! The real data has none of these.
 
-pub mod run;
+pub mod execute;
 pub mod sql;
 pub mod staging;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use self::run::{EltReport, LocalInput, Staged};
+use self::execute::{EltReport, LocalInput, Staged};
 use self::sql::{EltSql, S3Input};
 use crate::config::Config;
 use crate::plan::{Location, TransformPlan};
@@ -72,9 +72,9 @@ pub fn elt_redshift(
 ) -> Result<RunSummary> {
     let sql = EltSql::redshift(mode, &target.session(), redshift_input(config, plan)?);
     let target = &target.connection;
-    let report = crate::warehouse::runtime()?.block_on(async {
+    let report = crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        run::execute(&mut client, &sql, None, &mut Staged::default()).await
+        execute::execute(&mut client, &sql, None, &mut Staged::default()).await
     })?;
     let mut summary = summary(&plan.input.to_string(), "redshift", &report, None);
     summary.output = format!("redshift ({})", target.endpoint());
@@ -101,9 +101,9 @@ pub fn elt_postgres(
     };
     let sql = EltSql::postgres(mode, target.session());
     let mut staged = Staged::default();
-    let outcome = crate::warehouse::runtime()?.block_on(async {
+    let outcome = crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        run::execute(&mut client, &sql, Some(&input), &mut staged).await
+        execute::execute(&mut client, &sql, Some(&input), &mut staged).await
     });
     let rejects: Vec<_> = staged.rejects().cloned().collect();
     let rejects_file = match (&plan.output, rejects.is_empty()) {

@@ -170,10 +170,10 @@ pub async fn execute<E: Executor>(
                 }
                 Step::CopyIn(which, s) => {
                     let local = input.ok_or_else(|| {
-                        Error::Usage("this ELT run needs local input to stage".into())
+                        Error::Internal("an ELT plan that stages local input was given none")
                     })?;
                     let client = exec.client().ok_or_else(|| {
-                        Error::Usage("staging local input needs a PostgreSQL connection".into())
+                        Error::Internal("staging local input needs a PostgreSQL connection")
                     })?;
                     let stats = copy_in(client, dialect, local, *which, s).await?;
                     match which {

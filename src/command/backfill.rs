@@ -21,11 +21,8 @@ use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::etl::{failed_dir, keep_rejects, prepare_output};
+use super::pipeline::{failed_dir, keep_rejects, prepare_output};
 use crate::plan::TransformPlan;
-use crate::run::{
-    finish_events, order_tables, read_catalog, stream_events, write_table, EventOutcome, EventSink,
-};
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::marker::MARKER;
 use crate::sink::parquet::TableWriter;
@@ -34,16 +31,15 @@ use crate::sink::rejects::{RejectSink, REJECTS_DIR, REJECTS_FILE};
 use crate::sink::switch::test_point;
 use crate::source::InputFile;
 use crate::summary::{RunSummary, TableSummary, WindowCounts};
+use crate::transform::catalog::read_catalog;
+use crate::transform::events::{stream_events, EventOutcome, EventSink};
+use crate::transform::stream::{finish_events, order_tables, write_table};
 use crate::transform::text::Truncations;
 use crate::transform::users::UserTracker;
 use crate::window::{
-    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize,
+    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize, STATE_FILE,
 };
 use crate::{Error, Progress, Result};
-
-/// The state of a windowed run, inside the output it describes (so that it is published with
-/// the windows, atomically): which run wrote it and up to where its windows are published.
-pub const STATE_FILE: &str = "_windows.json";
 
 /// Errors of a windowed run's state.
 #[derive(Debug, thiserror::Error)]

@@ -1,36 +1,16 @@
-//! `sparkify report`: flags and dispatch.
+//! `report`: an HTML page of headline figures, the checks' verdict and a chart per analytics
+//! query (see [`crate::report`]).
 
-use std::path::PathBuf;
-
-use clap::Args;
-
-use super::{gather, write, ReportSource, ServerSource};
-use crate::commands::{local_input, warehouse};
+use super::{local_input, warehouse};
+use crate::cli::ReportArgs;
 use crate::config::Config;
+use crate::report::{gather, write, ReportSource, ServerSource};
 use crate::warehouse::local::LocalWarehouse;
 use crate::Result;
 
-/// Flags of `report`.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
-    /// or redshift.
-    #[arg(long, default_value = "local")]
-    pub target: String,
-    /// --target local: the folder `etl` wrote [default: warehouse]
-    #[arg(long, value_name = "DIR")]
-    pub input: Option<PathBuf>,
-    /// Allow a connection without TLS to a host that is not this machine.
-    #[arg(long)]
-    pub allow_insecure: bool,
-    /// The HTML file to write (replaced whole; its folder must exist).
-    #[arg(long, value_name = "FILE", default_value = "report.html")]
-    pub output: PathBuf,
-}
-
 /// `report`: writes the page; exit 0 when every check passed, 1 when one failed (the page is
 /// written either way and shows which).
-pub fn report_command(args: &ReportArgs, config: &Config, quiet: bool) -> Result<i32> {
+pub(super) fn report(args: &ReportArgs, config: &Config, quiet: bool) -> Result<i32> {
     let mut source: Box<dyn ReportSource> = match local_input(&args.target, args.input.as_deref())?
     {
         Some(dir) => Box::new(LocalWarehouse::open(&dir)?),
