@@ -30,7 +30,7 @@ use crate::sink::publish::Staging;
 use crate::sink::rejects::{RejectSink, REJECTS_DIR, REJECTS_FILE};
 use crate::sink::switch::test_point;
 use crate::source::InputFile;
-use crate::summary::{RunSummary, TableSummary, WindowCounts};
+use crate::summary::{EtlSummary, TableSummary, WindowCounts};
 use crate::transform::catalog::read_catalog;
 use crate::transform::events::{stream_events, EventOutcome, EventSink};
 use crate::transform::stream::{finish_events, order_tables, write_table};
@@ -170,14 +170,14 @@ pub fn execute_windows(
     plan: &TransformPlan,
     size: WindowSize,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
-) -> Result<RunSummary> {
+    mut load: impl FnMut(&Path, &mut EtlSummary, bool) -> Result<()>,
+) -> Result<EtlSummary> {
     let (output, _lock) = prepare_output(plan)?;
     let source = plan.open_source()?;
-    let mut summary = RunSummary {
+    let mut summary = EtlSummary {
         input: source.describe(),
         output: output.display().to_string(),
-        ..RunSummary::default()
+        ..EtlSummary::default()
     };
     let started = Instant::now();
     let listed = source.list("log_data")?;

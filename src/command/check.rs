@@ -34,7 +34,7 @@ pub(super) fn check(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i3
             &args.target,
             args.allow_insecure,
             config,
-            async |client, dialect| check::run(client, dialect, checks).await,
+            async |client, dialect| check::execute(client, dialect, checks).await,
         )?
     };
     // A failed check is shown even with --quiet.

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::cli::{EtlArgs, Mode, TransformArgs};
 use crate::config::Config;
 use crate::plan::TransformPlan;
-use crate::summary::RunSummary;
+use crate::summary::EtlSummary;
 use crate::target::Target;
 use crate::warehouse::elt::{self, sql::EltSql};
 use crate::warehouse::redshift;
@@ -65,7 +65,7 @@ pub(super) fn transform(
     Ok(0)
 }
 
-fn print_summary(summary: &RunSummary, json: bool, quiet: bool) -> Result<()> {
+fn print_summary(summary: &EtlSummary, json: bool, quiet: bool) -> Result<()> {
     super::print_result(summary, || summary.render(), json, quiet)
 }
 
@@ -73,7 +73,7 @@ fn print_summary(summary: &RunSummary, json: bool, quiet: bool) -> Result<()> {
 fn load_into(
     target: &Target,
     staged: &Path,
-    summary: &mut RunSummary,
+    summary: &mut EtlSummary,
     mode: WriteMode,
 ) -> Result<()> {
     match target {

@@ -12,7 +12,7 @@ use crate::sink::marker::{inspect, MARKER};
 use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{publish_to_s3_with, PublishOptions};
-use crate::summary::RunSummary;
+use crate::summary::EtlSummary;
 use crate::transform::{transform, TransformOptions};
 use crate::{Error, Progress, Result};
 
@@ -26,8 +26,8 @@ use crate::{Error, Progress, Result};
 pub fn execute(
     plan: &TransformPlan,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, bool) -> Result<()>,
-) -> Result<RunSummary> {
+    mut load: impl FnMut(&Path, &mut EtlSummary, bool) -> Result<()>,
+) -> Result<EtlSummary> {
     if let Some(size) = plan.window {
         return super::backfill::execute_windows(plan, size, progress, load);
     }
@@ -148,7 +148,7 @@ fn publish_s3(
     plan: &TransformPlan,
     staged: &Path,
     dest: &S3Location,
-    summary: &RunSummary,
+    summary: &EtlSummary,
 ) -> Result<String> {
     let runtime = crate::runtime()?;
     let run = run_id();

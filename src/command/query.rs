@@ -68,7 +68,7 @@ pub(super) fn query(args: &QueryArgs, config: &Config) -> Result<i32> {
             &args.target,
             args.allow_insecure,
             config,
-            async |client, dialect| query::run(client, dialect, analytic).await,
+            async |client, dialect| query::execute(client, dialect, analytic).await,
         )?
     };
     if args.json {
@@ -95,7 +95,7 @@ fn read_only(
             &args.target,
             args.allow_insecure,
             config,
-            async |client, dialect| adhoc::run_read_only(client, dialect, query).await,
+            async |client, dialect| adhoc::execute_read_only(client, dialect, query).await,
         )?
     };
     if args.json {

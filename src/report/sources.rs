@@ -92,7 +92,7 @@ impl ReportSource for ServerSource {
     fn check(&mut self, checks: Vec<Check>) -> Result<CheckReport> {
         let report = self
             .runtime
-            .block_on(check::run(&self.client, self.dialect, checks))?;
+            .block_on(check::execute(&self.client, self.dialect, checks))?;
         Ok(report)
     }
 

@@ -11,7 +11,7 @@ use crate::parse::song::parse_song_file;
 use crate::parse::{JsonParser, Reject};
 use crate::sink::rejects::RejectSink;
 use crate::source::Source;
-use crate::summary::RunSummary;
+use crate::summary::EtlSummary;
 use crate::transform::dims::{CatalogBuilder, SongCatalog};
 use crate::transform::text::Truncations;
 use crate::{Progress, Result};
@@ -65,7 +65,7 @@ impl SongFold {
 pub(crate) fn read_catalog(
     source: &dyn Source,
     progress: &Progress,
-    summary: &mut RunSummary,
+    summary: &mut EtlSummary,
     rejects: &RejectSink,
     cuts: &mut Truncations,
 ) -> Result<SongCatalog> {

@@ -24,7 +24,7 @@ use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::parquet::{TableWriter, WriterOptions, WrittenFile};
 use crate::sink::rejects::RejectSink;
 use crate::source::Source;
-use crate::summary::{RunSummary, TableSummary};
+use crate::summary::{EtlSummary, TableSummary};
 use crate::transform::songplays::Dedup;
 use crate::transform::text::Truncations;
 use crate::transform::time::time_batches;
@@ -50,11 +50,11 @@ pub fn transform(
     options: &TransformOptions,
     rejects: &RejectSink,
     progress: &Progress,
-) -> Result<RunSummary> {
-    let mut summary = RunSummary {
+) -> Result<EtlSummary> {
+    let mut summary = EtlSummary {
         input: source.describe(),
         output: out.display().to_string(),
-        ..RunSummary::default()
+        ..EtlSummary::default()
     };
     let mut cuts = Truncations::default();
 
