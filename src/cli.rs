@@ -230,9 +230,10 @@ pub enum Mode {
     Elt,
 }
 
-/// Flags of `check`.
+/// Where `check`, `query` and `report` read the star-schema tables: a warehouse, or the local
+/// Parquet.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub struct TablesArgs {
     /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
     /// or redshift.
     #[arg(long, default_value = "local")]
@@ -243,6 +244,14 @@ pub struct CheckArgs {
     /// Allow a connection without TLS to a host that is not this machine.
     #[arg(long)]
     pub allow_insecure: bool,
+}
+
+/// Flags of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
     /// Also require each table's row count to equal this run summary's (`etl --json` output).
     #[arg(long, value_name = "FILE")]
     pub expect_summary: Option<PathBuf>,
@@ -269,16 +278,9 @@ pub struct QueryArgs {
     /// Run the read-only query in this file.
     #[arg(long, value_name = "FILE")]
     pub sql_file: Option<PathBuf>,
-    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
-    /// or redshift.
-    #[arg(long, default_value = "local")]
-    pub target: String,
-    /// --target local: the folder `etl` wrote [default: warehouse]
-    #[arg(long, value_name = "DIR")]
-    pub input: Option<PathBuf>,
-    /// Allow a connection without TLS to a host that is not this machine.
-    #[arg(long)]
-    pub allow_insecure: bool,
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
     /// Print the result as one JSON object on stdout.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
@@ -293,16 +295,9 @@ pub struct QueryArgs {
 /// Flags of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
-    /// or redshift.
-    #[arg(long, default_value = "local")]
-    pub target: String,
-    /// --target local: the folder `etl` wrote [default: warehouse]
-    #[arg(long, value_name = "DIR")]
-    pub input: Option<PathBuf>,
-    /// Allow a connection without TLS to a host that is not this machine.
-    #[arg(long)]
-    pub allow_insecure: bool,
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
     /// The HTML file to write (replaced whole; its folder must exist).
     #[arg(long, value_name = "FILE", default_value = "report.html")]
     pub output: PathBuf,

@@ -4,23 +4,32 @@
 //! from the command line to the warehouse:
 //!
 //! ```text
-//! plan       flags + dwh.cfg + env → one validated plan   (cli, commands, config, plan, target)
+//! command    what a subcommand does, start to end: flags → plan   (cli, command, plan, config,
+//!            → the stages below → summary                          target)
 //! source     list and read song_data/ and log_data/                (source: local folder, S3)
 //! parse      simd-json on reused buffers → typed records           (parse)
-//! transform  star schema: songs, artists, songplays, users, time   (transform, run)
+//! transform  star schema: songs, artists, songplays, users, time,  (transform)
+//!            streamed: catalogue first, then the events
 //! sink       Parquet per table, published atomically: a local      (sink)
 //!            folder switched in, or an S3 run behind `_latest`
 //! warehouse  PostgreSQL / Redshift: load the Parquet (COPY from    (warehouse)
 //!            the S3 run), or build the tables in SQL (ELT);
 //!            checks and queries, also over the local Parquet
-//! report     charts and an HTML page from the tables (local   (report)
+//! report     charts and an HTML page from the tables (local       (report)
 //!            Parquet or a warehouse)
 //! ```
 //!
-//! [`etl`] runs one plan through these stages. Beside them: [`s3`] (locations, the client, GETs
-//! and error descriptions, shared by source, sink and warehouse), [`schema`] and [`summary`]. The
-//! only `unsafe` code (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with
-//! what each use relies on.
+//! [`command`] is the one place where the stages meet: [`command::execute`] dispatches a parsed
+//! [`cli::Cli`], and [`command::pipeline`] executes a transform plan (lock, stage, transform,
+//! load, publish), window by window with [`command::backfill`]. Beside the stages: [`s3`]
+//! (locations, the client, GETs and error descriptions, shared by source, sink and warehouse),
+//! [`window`] (date ranges and windows), [`schema`] and [`summary`]. The only `unsafe` code
+//! (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with what each use
+//! relies on.
+//!
+//! One vocabulary: a command *executes* a plan; a *run* is only ever one S3 staging run,
+//! `runs/<run_id>/` behind `_latest` (what a Redshift load copies from); a *window* is one day,
+//! week or month of a backfill.
 //!
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.

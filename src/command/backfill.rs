@@ -302,7 +302,7 @@ pub fn execute_windows(
             base,
         };
         let users_so_far = std::mem::take(&mut users);
-        let outcome = run_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
+        let outcome = stream_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
         let (tables, window_users) = match outcome {
             Ok((tables, users, counts)) => {
                 counts.count_into(&mut summary, &mut cuts);
@@ -363,7 +363,7 @@ struct WindowInput<'a> {
 /// Streams one window's events into `dir`: songplays and time parts numbered after those of
 /// the output so far, users (`users` so far and this window's) whole. Returns the tables
 /// written, the users so far, and the window's counts (with the text cuts of `users`).
-fn run_window(
+fn stream_window(
     dir: &Path,
     input: &WindowInput<'_>,
     plan: &TransformPlan,

@@ -11,7 +11,7 @@ use crate::Result;
 
 /// `check`: exit 0 when every check passes, 1 when one fails.
 pub(super) fn check(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i32> {
-    let local = local_input(&args.target, args.input.as_deref())?;
+    let local = local_input(&args.tables)?;
     let expected = match &args.expect_summary {
         Some(path) => check::summary_rows(path)?,
         None => BTreeMap::new(),
@@ -19,23 +19,14 @@ pub(super) fn check(args: &CheckArgs, config: &Config, quiet: bool) -> Result<i3
     let checks = check::checks(&expected);
     if args.dry_run {
         let statements: Vec<String> = checks.iter().map(|c| c.sql.clone()).collect();
-        return print_plan(
-            &args.target,
-            args.allow_insecure,
-            config,
-            local.as_deref(),
-            &statements,
-        );
+        return print_plan(&args.tables, config, local.as_deref(), &statements);
     }
     let report = if let Some(dir) = local {
         LocalWarehouse::open(&dir)?.check(checks)?
     } else {
-        on_warehouse(
-            &args.target,
-            args.allow_insecure,
-            config,
-            async |client, dialect| check::execute(client, dialect, checks).await,
-        )?
+        on_warehouse(&args.tables, config, async |client, dialect| {
+            check::execute(client, dialect, checks).await
+        })?
     };
     // A failed check is shown even with --quiet.
     super::print_result(

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use tokio_postgres::Client;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TablesArgs};
 use crate::config::Config;
 use crate::target::Target;
 use crate::warehouse::exec::ExecError;
@@ -54,8 +54,7 @@ pub fn execute(cli: Cli) -> Result<i32> {
 /// What `--dry-run` prints for `check` and `query`: where, the session's statements, then
 /// `statements`.
 fn print_plan(
-    target: &str,
-    allow_insecure: bool,
+    tables: &TablesArgs,
     config: &Config,
     local: Option<&Path>,
     statements: &[String],
@@ -64,7 +63,7 @@ fn print_plan(
     match local {
         Some(dir) => println!("-- on the local Parquet in {}", dir.display()),
         None => {
-            let (target, dialect) = warehouse(target, allow_insecure, config)?;
+            let (target, dialect) = warehouse(tables, config)?;
             println!("-- on {target}");
             script = crate::warehouse::exec::session_statements(&target.sql(dialect));
         }
@@ -78,8 +77,8 @@ fn print_plan(
 
 /// The Parquet folder of `--target local`: `--input`, else `./warehouse`. `--input` with a server
 /// target is refused rather than ignored.
-fn local_input(target: &str, input: Option<&Path>) -> Result<Option<PathBuf>> {
-    match (target, input) {
+fn local_input(tables: &TablesArgs) -> Result<Option<PathBuf>> {
+    match (tables.target.as_str(), tables.input.as_deref()) {
         ("local", input) => Ok(Some(input.unwrap_or(Path::new("warehouse")).to_path_buf())),
         (_, None) => Ok(None),
         (_, Some(_)) => Err(Error::Usage(
@@ -89,8 +88,8 @@ fn local_input(target: &str, input: Option<&Path>) -> Result<Option<PathBuf>> {
 }
 
 /// The connection for a warehouse command, and its dialect.
-fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgTarget, Dialect)> {
-    match Target::parse(target, allow_insecure, config)? {
+fn warehouse(tables: &TablesArgs, config: &Config) -> Result<(PgTarget, Dialect)> {
+    match Target::parse(&tables.target, tables.allow_insecure, config)? {
         Target::Postgres(pg) => Ok((*pg, Dialect::Postgres)),
         Target::Redshift(rs) => Ok((rs.connection, Dialect::Redshift)),
         Target::Local => Err(Error::Usage(
@@ -102,12 +101,11 @@ fn warehouse(target: &str, allow_insecure: bool, config: &Config) -> Result<(PgT
 /// Connects to the warehouse `--target` names (its session statements run first) and executes
 /// `work` on the connection.
 fn on_warehouse<T>(
-    target: &str,
-    allow_insecure: bool,
+    tables: &TablesArgs,
     config: &Config,
     work: impl AsyncFnOnce(&Client, Dialect) -> Result<T, ExecError>,
 ) -> Result<T> {
-    let (target, dialect) = warehouse(target, allow_insecure, config)?;
+    let (target, dialect) = warehouse(tables, config)?;
     crate::runtime()?.block_on(async {
         let client = crate::warehouse::exec::connect(&target, dialect).await?;
         Ok(work(&client, dialect).await?)

@@ -18,7 +18,7 @@ pub(super) fn query(args: &QueryArgs, config: &Config) -> Result<i32> {
         print!("{}", query::list());
         return Ok(0);
     }
-    let local = local_input(&args.target, args.input.as_deref())?;
+    let local = local_input(&args.tables)?;
     let adhoc = match (&args.sql, &args.sql_file) {
         (Some(sql), _) => Some(AdHoc::new(sql)?),
         (None, Some(file)) => Some(AdHoc::from_file(file)?),
@@ -32,13 +32,7 @@ pub(super) fn query(args: &QueryArgs, config: &Config) -> Result<i32> {
                     .map(str::to_owned)
                     .to_vec(),
             };
-            return print_plan(
-                &args.target,
-                args.allow_insecure,
-                config,
-                local.as_deref(),
-                &statements,
-            );
+            return print_plan(&args.tables, config, local.as_deref(), &statements);
         }
         return read_only(args, config, local, &query);
     }
@@ -50,8 +44,7 @@ pub(super) fn query(args: &QueryArgs, config: &Config) -> Result<i32> {
     })?;
     if args.dry_run {
         return print_plan(
-            &args.target,
-            args.allow_insecure,
+            &args.tables,
             config,
             local.as_deref(),
             &[analytic.sql.to_owned()],
@@ -64,12 +57,9 @@ pub(super) fn query(args: &QueryArgs, config: &Config) -> Result<i32> {
             rows: LocalWarehouse::open(&dir)?.query(analytic.sql)?,
         }
     } else {
-        on_warehouse(
-            &args.target,
-            args.allow_insecure,
-            config,
-            async |client, dialect| query::execute(client, dialect, analytic).await,
-        )?
+        on_warehouse(&args.tables, config, async |client, dialect| {
+            query::execute(client, dialect, analytic).await
+        })?
     };
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
@@ -91,12 +81,9 @@ fn read_only(
     let rows = if let Some(dir) = local {
         LocalWarehouse::open(&dir)?.query(query.sql())?
     } else {
-        on_warehouse(
-            &args.target,
-            args.allow_insecure,
-            config,
-            async |client, dialect| adhoc::execute_read_only(client, dialect, query).await,
-        )?
+        on_warehouse(&args.tables, config, async |client, dialect| {
+            adhoc::execute_read_only(client, dialect, query).await
+        })?
     };
     if args.json {
         let result = AdHocResult {

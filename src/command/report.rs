@@ -11,11 +11,10 @@ use crate::Result;
 /// `report`: writes the page; exit 0 when every check passed, 1 when one failed (the page is
 /// written either way and shows which).
 pub(super) fn report(args: &ReportArgs, config: &Config, quiet: bool) -> Result<i32> {
-    let mut source: Box<dyn ReportSource> = match local_input(&args.target, args.input.as_deref())?
-    {
+    let mut source: Box<dyn ReportSource> = match local_input(&args.tables)? {
         Some(dir) => Box::new(LocalWarehouse::open(&dir)?),
         None => {
-            let (target, dialect) = warehouse(&args.target, args.allow_insecure, config)?;
+            let (target, dialect) = warehouse(&args.tables, config)?;
             Box::new(ServerSource::connect(&target, dialect)?)
         }
     };
