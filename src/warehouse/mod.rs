@@ -122,7 +122,7 @@ pub fn load_summary(
 pub fn ddl_postgres(target: &postgres::PgTarget, create: bool) -> Result<()> {
     crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        postgres::run_ddl(&mut client, &target.sql(sql::Dialect::Postgres), create).await?;
+        postgres::execute_ddl(&mut client, &target.sql(sql::Dialect::Postgres), create).await?;
         Ok(())
     })
 }

@@ -34,7 +34,7 @@ struct Session {
 /// tables created so far are dropped.
 pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadReport> {
     let mut session = Session::default();
-    let stop = match run_steps(exec, plan, &mut session).await {
+    let stop = match execute_steps(exec, plan, &mut session).await {
         Ok(report) => return Ok(report),
         Err(stop) => stop,
     };
@@ -80,7 +80,7 @@ async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
     }
 }
 
-async fn run_steps<E: Executor>(
+async fn execute_steps<E: Executor>(
     exec: &mut E,
     plan: &LoadPlan,
     session: &mut Session,
