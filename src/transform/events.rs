@@ -21,7 +21,7 @@ use crate::window::{day_of_file, EventFilter};
 use crate::{Error, Result};
 
 /// Where streamed events go: the songplays writer, the users seen so far (carried across the
-/// windows of a windowed run), and the progress bar of the files.
+/// windows of a backfill), and the progress bar of the files.
 pub(crate) struct EventSink {
     pub songplays: TableWriter,
     pub users: UserTracker,

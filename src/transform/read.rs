@@ -27,7 +27,7 @@ fn read_ahead(files: &[InputFile], part: Option<usize>) -> usize {
 /// Runs `fetch` (or `fetch_lines` with parts of `part` bytes) on a thread of its own and calls
 /// `consume` with groups of fetched files, in order. Files that cannot be read whole (see
 /// [`crate::source::Error::is_file_reject`]) go to `rejects`, one reject each, and are counted in
-/// the result; other read errors stop the run.
+/// the result; other read errors stop the transform.
 pub(super) fn in_groups(
     source: &dyn Source,
     files: &[InputFile],

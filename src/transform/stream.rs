@@ -10,7 +10,7 @@
 //! input. Rejected records go to a [`RejectSink`] as they are found, and the transform stops as
 //! soon as there are more than it tolerates.
 //!
-//! [`super::catalog`] reads the songs, [`super::read`] fetches files ahead of the parsers and
+//! [`super::catalog`] reads the songs, `read` fetches files ahead of the parsers and
 //! [`super::events`] streams the log events; this file drives them and writes the tables.
 
 use std::path::Path;
