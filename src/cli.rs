@@ -1,20 +1,17 @@
-//! The command line: clap definitions and the dispatch from a command to the library.
+//! The command line: clap's types for the flags of every command, and their translation into a
+//! validated plan ([`TransformArgs::plan`]) and config overrides ([`Cli::apply_session_flags`]).
+//! What each command then does is in [`crate::command`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use crate::etl::execute_transform;
 use crate::plan::{default_input, Location, S3Options, TransformPlan};
 use crate::sink::parquet::{Codec, WriterOptions};
-use crate::target::Target;
-use crate::warehouse::redshift::{self, RedshiftTarget, RunLoad};
-use crate::warehouse::replace_window::{self, LoadScope};
-use crate::warehouse::{
-    ddl_redshift, load_postgres, load_redshift, load_summary, RedshiftInput, WriteMode,
-};
-use crate::{Error, Progress, Result};
+use crate::warehouse::replace_window::LoadScope;
+use crate::warehouse::WriteMode;
+use crate::{Error, Result};
 
 /// sparkify: Sparkify JSON logs and songs → star-schema Parquet → warehouse.
 #[derive(Debug, Parser)]
@@ -50,34 +47,36 @@ pub struct Cli {
     pub keep_runs: Option<String>,
 }
 
-/// Applies `--schema`, `--statement-timeout` and `--lock-timeout` over the config, after checking
-/// them (a bad value is refused naming the flag).
-fn apply_session_flags(cli: &Cli, config: &mut Config) -> Result<()> {
-    use crate::warehouse::session::parse_duration;
-    if let Some(schema) = &cli.schema {
-        crate::warehouse::literal::Ident::new(schema)
-            .map_err(|e| Error::Usage(format!("--schema: {e}")))?;
-        config.set_override("CLUSTER", "SCHEMA", schema);
-    }
-    for (flag, key, value) in [
-        (
-            "--statement-timeout",
-            "STATEMENT_TIMEOUT",
-            &cli.statement_timeout,
-        ),
-        ("--lock-timeout", "LOCK_TIMEOUT", &cli.lock_timeout),
-    ] {
-        if let Some(v) = value {
-            parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
-            config.set_override("CLUSTER", key, v);
+impl Cli {
+    /// Applies `--schema`, `--statement-timeout`, `--lock-timeout` and `--keep-runs` over the
+    /// config, after checking them (a bad value is refused naming the flag).
+    pub fn apply_session_flags(&self, config: &mut Config) -> Result<()> {
+        use crate::warehouse::session::parse_duration;
+        if let Some(schema) = &self.schema {
+            crate::warehouse::literal::Ident::new(schema)
+                .map_err(|e| Error::Usage(format!("--schema: {e}")))?;
+            config.set_override("CLUSTER", "SCHEMA", schema);
         }
+        for (flag, key, value) in [
+            (
+                "--statement-timeout",
+                "STATEMENT_TIMEOUT",
+                &self.statement_timeout,
+            ),
+            ("--lock-timeout", "LOCK_TIMEOUT", &self.lock_timeout),
+        ] {
+            if let Some(v) = value {
+                parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+                config.set_override("CLUSTER", key, v);
+            }
+        }
+        if let Some(keep) = &self.keep_runs {
+            crate::sink::s3::KeepRuns::parse(keep)
+                .map_err(|e| Error::Usage(format!("--keep-runs: {e}")))?;
+            config.set_override("S3", "KEEP_RUNS", keep);
+        }
+        Ok(())
     }
-    if let Some(keep) = &cli.keep_runs {
-        crate::sink::s3::KeepRuns::parse(keep)
-            .map_err(|e| Error::Usage(format!("--keep-runs: {e}")))?;
-        config.set_override("S3", "KEEP_RUNS", keep);
-    }
-    Ok(())
 }
 
 /// The commands.
@@ -96,13 +95,13 @@ pub enum Command {
     /// Write deterministic synthetic Sparkify data in the real layout.
     Generate(GenerateArgs),
     /// Data-quality checks on the loaded tables (exit 1 when one fails).
-    Check(crate::commands::CheckArgs),
+    Check(CheckArgs),
     /// Run an example analytics query (`--list` shows them), or your own with --sql.
-    Query(crate::commands::QueryArgs),
+    Query(QueryArgs),
     /// Write an HTML report: headline figures, the checks' verdict and a chart of every query.
-    Report(crate::report::command::ReportArgs),
+    Report(ReportArgs),
     /// Delete old runs under an S3 staging prefix, keeping the latest (--keep-runs).
-    PruneRuns(crate::commands::PruneArgs),
+    PruneRuns(PruneArgs),
 }
 
 /// How to reach a warehouse.
@@ -135,7 +134,7 @@ pub enum WriteArg {
 impl WriteArg {
     /// The write mode of one load of a run: a replace empties the tables only for the run's
     /// first load; a window replace clears the load's own range.
-    fn mode(self, scope: &LoadScope) -> Result<WriteMode> {
+    pub fn mode(self, scope: &LoadScope) -> Result<WriteMode> {
         match self {
             WriteArg::Merge => Ok(WriteMode::Merge),
             WriteArg::Replace if scope.starts => Ok(WriteMode::Replace),
@@ -242,8 +241,91 @@ pub struct EtlArgs {
     pub write: WriteArg,
     /// transform: sparkify builds the star schema; elt: the warehouse builds it from staged raw
     /// JSON with INSERT … SELECT (Redshift; PostgreSQL too).
-    #[arg(long, value_enum, default_value_t = crate::commands::Mode::Transform)]
-    pub mode: crate::commands::Mode,
+    #[arg(long, value_enum, default_value_t = Mode::Transform)]
+    pub mode: Mode,
+}
+
+/// Where `etl` builds the star schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// sparkify builds it (JSON → Parquet) and the target loads the Parquet.
+    #[default]
+    Transform,
+    /// The warehouse builds it: the raw JSON is staged there and transformed with SQL.
+    Elt,
+}
+
+/// Where `check`, `query` and `report` read the star-schema tables: a warehouse, or the local
+/// Parquet.
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// The warehouse: local (the Parquet in --input), postgres://user[:pass]@host[:port]/db[?sslmode=…]
+    /// or redshift.
+    #[arg(long, default_value = "local")]
+    pub target: String,
+    /// --target local: the folder `etl` wrote [default: warehouse]
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
+    /// Allow a connection without TLS to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+}
+
+/// Flags of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
+    /// Also require each table's row count to equal this run summary's (`etl --json` output).
+    #[arg(long, value_name = "FILE")]
+    pub expect_summary: Option<PathBuf>,
+    /// Print the outcome as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the statements the checks run, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags of `query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query to run (see --list).
+    #[arg(required_unless_present_any = ["list", "sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
+    pub name: Option<String>,
+    /// List the queries and what they answer.
+    #[arg(long)]
+    pub list: bool,
+    /// Run this read-only query instead (one SELECT/WITH/VALUES/SHOW/EXPLAIN statement).
+    #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
+    pub sql: Option<String>,
+    /// Run the read-only query in this file.
+    #[arg(long, value_name = "FILE")]
+    pub sql_file: Option<PathBuf>,
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print the result as CSV (a header line, then one line per row).
+    #[arg(long)]
+    pub csv: bool,
+    /// Print the statements the query runs, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where the tables are.
+    #[command(flatten)]
+    pub tables: TablesArgs,
+    /// The HTML file to write (replaced whole; its folder must exist).
+    #[arg(long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
 }
 
 /// Flags of `generate`.
@@ -270,7 +352,9 @@ pub struct GenerateArgs {
 }
 
 impl TransformArgs {
-    fn plan(&self, config: &Config) -> Result<TransformPlan> {
+    /// The validated plan of these flags over `config` (`[S3] SONG_DATA`/`LOG_DATA` name the
+    /// input when `--input` does not).
+    pub fn plan(&self, config: &Config) -> Result<TransformPlan> {
         let input = match &self.input {
             Some(i) => Location::parse(i),
             None => match config_input(config)? {
@@ -334,303 +418,17 @@ fn config_input(config: &Config) -> Result<Option<String>> {
     }
 }
 
-/// Runs the parsed command line; returns the process exit code.
-pub fn run(cli: Cli) -> Result<i32> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    apply_session_flags(&cli, &mut config)?;
-    let progress = Progress::new(cli.quiet);
-    match &cli.command {
-        Command::Etl(args) => {
-            let target = Target::parse(&args.target, args.allow_insecure, &config)?;
-            let plan = args.transform.plan(&config)?;
-            let elt = args.mode == crate::commands::Mode::Elt;
-            if args.write == WriteArg::ReplaceWindow {
-                replace_window::check_etl(&plan, matches!(target, Target::Local), elt)?;
-            }
-            let first = LoadScope {
-                starts: true,
-                range: plan.range,
-            };
-            if elt {
-                let mode = args.write.mode(&first)?;
-                if !plan.range.is_all() || plan.window.is_some() {
-                    return Err(Error::Usage(
-                        "--since, --until and --window select events sparkify reads; \
-                         --mode elt has the warehouse read them (use --mode transform)"
-                            .into(),
-                    ));
-                }
-                let t = &args.transform;
-                return crate::commands::etl_elt(
-                    &target, &plan, mode, &config, t.dry_run, t.json, cli.quiet,
-                );
-            }
-            if args.transform.dry_run {
-                println!("{plan}");
-                let describe = |mode| describe_load(&target, mode, false);
-                match args.write {
-                    WriteArg::ReplaceWindow => {
-                        print!("{}", replace_window::describe_loads(&plan, describe)?)
-                    }
-                    write => print!("{}", describe(write.mode(&first)?)?),
-                }
-                return Ok(0);
-            }
-            let write = args.write;
-            let summary = execute_transform(&plan, &progress, |staged, summary, scope| {
-                load_into(&target, staged, summary, write.mode(&scope)?)
-            })?;
-            print_summary(&summary, args.transform.json, cli.quiet)?;
-            Ok(0)
-        }
-        Command::Transform(args) => {
-            let plan = args.plan(&config)?;
-            if args.dry_run {
-                println!("{plan}");
-                return Ok(0);
-            }
-            let summary = execute_transform(&plan, &progress, |_, _, _| Ok(()))?;
-            print_summary(&summary, args.json, cli.quiet)?;
-            Ok(0)
-        }
-        Command::Load(args) => load_command(args, &config, cli.quiet),
-        Command::CreateTables(args) => ddl_command(args, &config, true),
-        Command::DropTables(args) => ddl_command(args, &config, false),
-        Command::Generate(args) => generate_command(args, cli.quiet),
-        Command::Check(args) => crate::commands::check_command(args, &config, cli.quiet),
-        Command::Query(args) => crate::commands::query_command(args, &config),
-        Command::Report(args) => crate::report::command::report_command(args, &config, cli.quiet),
-        Command::PruneRuns(args) => crate::commands::prune_command(args, &config),
-    }
-}
-
-/// Loads the staged folder `staged` into `target` with `mode`, recording the load in `summary`.
-fn load_into(
-    target: &Target,
-    staged: &std::path::Path,
-    summary: &mut crate::summary::RunSummary,
-    mode: WriteMode,
-) -> Result<()> {
-    match target {
-        Target::Local => Ok(()),
-        Target::Postgres(pg) => {
-            let report = load_postgres(pg, staged, mode)?;
-            summary.load = Some(load_summary(pg, &report));
-            Ok(())
-        }
-        Target::Redshift(rs) => {
-            // A window's folder: its rows are counted from its files.
-            let rows = if summary.tables.is_empty() {
-                redshift::parquet_rows(staged)?
-            } else {
-                summary
-                    .tables
-                    .iter()
-                    .map(|t| (t.name.clone(), t.rows))
-                    .collect()
-            };
-            let input = RedshiftInput::Folder { dir: staged, rows };
-            let run = load_redshift(rs, input, mode)?;
-            summary.load = Some(redshift_summary(rs, &run));
-            Ok(())
-        }
-    }
-}
-
-/// What a load will do, for `--dry-run`: lines starting `load:`, and for Redshift every statement.
-/// `from_latest`: the run `_latest` names is loaded, rather than a new one published.
-fn describe_load(target: &Target, mode: WriteMode, from_latest: bool) -> Result<String> {
-    Ok(match target {
-        Target::Local => "load:      none (--target local)\n".into(),
-        Target::Postgres(pg) => {
-            let mut out = format!(
-                "load:      {pg} ({mode}): COPY … FROM STDIN (FORMAT binary) into temp tables, then {} in one transaction\nstatements:\n",
-                match mode {
-                    WriteMode::Merge => "DELETE matching keys + INSERT".to_owned(),
-                    WriteMode::Replace => "DELETE all + INSERT".to_owned(),
-                    WriteMode::ReplaceWindow(range) => format!(
-                        "DELETE songplays and time in {range} + INSERT, merge the others"
-                    ),
-                }
-            );
-            out.push_str(&crate::warehouse::postgres::load_script(
-                &pg.sql(crate::warehouse::sql::Dialect::Postgres),
-                mode,
-            ));
-            out
-        }
-        Target::Redshift(rs) => describe_redshift_load(rs, mode, from_latest)?,
-    })
-}
-
-/// The Redshift part of `--dry-run`: where the Parquet is staged and every statement of the load.
-fn describe_redshift_load(
-    rs: &RedshiftTarget,
-    mode: WriteMode,
-    from_latest: bool,
-) -> Result<String> {
-    const RUN_ID: &str = "RUN_ID";
-    let staging = &rs.staging;
-    let run = staging.url_of(&staging.key(&format!("runs/{RUN_ID}/")));
-    let mut out = format!(
-        "load:      {rs} ({mode}), COPY reads S3 as {}\n",
-        rs.iam_role
-    );
-    if from_latest {
-        out.push_str(&format!(
-            "copy:      the run {staging}/_latest names ({RUN_ID} below): {run}<table>.manifest\n"
-        ));
-    } else {
-        out.push_str(&format!(
-            "stage:     upload {run}<table>/part-NNNNN.parquet with a COPY manifest per table, then point {staging}/_latest at it ({RUN_ID}: the new run's id)\n"
-        ));
-    }
-    out.push_str("statements:\n");
-    out.push_str(&redshift::plan_for_dry_run(rs, RUN_ID, mode)?.script());
-    out.push_str(
-        "-- after a failed COPY (and ROLLBACK), its load errors are read from \
-         sys_load_error_detail, else stl_load_errors, else svl_s3log, else \
-         sys_external_query_error\n",
-    );
-    Ok(out)
-}
-
-/// The load summary of a Redshift run.
-fn redshift_summary(rs: &RedshiftTarget, run: &RunLoad) -> crate::summary::LoadSummary {
-    load_summary(&format!("{rs} from {}", run.run_url), &run.report)
-}
-
-fn print_summary(summary: &crate::summary::RunSummary, json: bool, quiet: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(summary)?);
-    } else if !quiet {
-        print!("{}", summary.render());
-    }
-    Ok(())
-}
-
-fn load_command(args: &LoadArgs, config: &Config, quiet: bool) -> Result<i32> {
-    let target = Target::parse(&args.target.target, args.target.allow_insecure, config)?;
-    let range = crate::window::TimeRange {
-        since: args.since,
-        until: args.until,
-    };
-    if args.write == WriteArg::ReplaceWindow && matches!(target, Target::Local) {
-        return Err(replace_window::local_refused());
-    }
-    if args.write != WriteArg::ReplaceWindow && !range.is_all() {
-        return Err(Error::Usage(
-            "--since and --until on load name the range --write replace-window replaces".into(),
-        ));
-    }
-    let mode = args.write.mode(&LoadScope {
-        starts: true,
-        range,
-    })?;
-    if args.from_latest && !matches!(target, Target::Redshift(_)) {
-        return Err(Error::Usage(
-            "--from-latest needs --target redshift (it loads the run [S3] STAGING/_latest names)"
-                .into(),
-        ));
-    }
-    if args.target.dry_run {
-        if !args.from_latest {
-            println!(
-                "read:      {}/{{songplays,users,songs,artists,time}}/*.parquet",
-                args.input.display()
-            );
-        }
-        print!("{}", describe_load(&target, mode, args.from_latest)?);
-        return Ok(0);
-    }
-    let load = match &target {
-        Target::Local => {
-            return Err(Error::Usage(
-                "load needs --target postgres://… or redshift".into(),
-            ))
-        }
-        Target::Postgres(pg) => load_summary(pg, &load_postgres(pg, &args.input, mode)?),
-        Target::Redshift(rs) => {
-            let input = if args.from_latest {
-                RedshiftInput::Latest
-            } else {
-                RedshiftInput::Folder {
-                    dir: &args.input,
-                    rows: redshift::parquet_rows(&args.input)?,
-                }
-            };
-            redshift_summary(rs, &load_redshift(rs, input, mode)?)
-        }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string(&load)?);
-    } else if !quiet {
-        print!("{}", load.render());
-    }
-    Ok(0)
-}
-
-fn ddl_command(args: &TargetArgs, config: &Config, create: bool) -> Result<i32> {
-    let target = Target::parse(&args.target, args.allow_insecure, config)?;
-    let pg = match &target {
-        Target::Postgres(pg) => pg,
-        Target::Redshift(rs) => {
-            if args.dry_run {
-                println!("-- on {rs}");
-                print!("{}", redshift::plan_ddl(&rs.sql(), create).script());
-            } else {
-                ddl_redshift(rs, create)?;
-            }
-            return Ok(0);
-        }
-        Target::Local => {
-            return Err(Error::Usage(
-                "this command needs --target postgres://… or redshift".into(),
-            ))
-        }
-    };
-    if args.dry_run {
-        let sql = pg.sql(crate::warehouse::sql::Dialect::Postgres);
-        println!("-- on {pg}");
-        let statements = if create {
-            sql.create_tables()
-        } else {
-            sql.drop_tables()
-        };
-        let mut script: Vec<String> = sql.setup().to_vec();
-        script.push("BEGIN;".into());
-        script.extend(statements);
-        script.push("COMMIT;".into());
-        for statement in script {
-            println!("{};", statement.trim_end().trim_end_matches(';'));
-        }
-        return Ok(0);
-    }
-    crate::warehouse::ddl_postgres(pg, create)?;
-    Ok(0)
-}
-
-fn generate_command(args: &GenerateArgs, quiet: bool) -> Result<i32> {
-    let options = sparkify_generate::GenerateOptions {
-        output: args.output.clone(),
-        songs: args.songs,
-        events: args.events,
-        seed: args.seed,
-        match_rate: args.match_rate,
-        days: args.days,
-    };
-    let s = sparkify_generate::generate(&options)?;
-    if !quiet {
-        println!(
-            "generated {} song files and {} log files ({} events, {} song plays, {} matching a song, {:.1} MB) in {}",
-            s.song_files,
-            s.log_files,
-            s.events,
-            s.next_song_events,
-            s.matched_events,
-            s.bytes as f64 / 1e6,
-            args.output.display()
-        );
-    }
-    Ok(0)
+/// Flags of `prune-runs`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The prefix the runs were published under: [S3] STAGING by default, or the S3 --output of
+    /// `etl`/`transform`.
+    #[arg(long, value_name = "s3://bucket/prefix")]
+    pub staging: Option<String>,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -4,39 +4,45 @@
 //! from the command line to the warehouse:
 //!
 //! ```text
-//! plan       flags + dwh.cfg + env → one validated plan   (cli, commands, config, plan, target)
+//! command    what a subcommand does, start to end: flags → plan   (cli, command, plan, config,
+//!            → the stages below → summary                          target)
 //! source     list and read song_data/ and log_data/                (source: local folder, S3)
 //! parse      simd-json on reused buffers → typed records           (parse)
-//! transform  star schema: songs, artists, songplays, users, time   (transform, run)
+//! transform  star schema: songs, artists, songplays, users, time,  (transform)
+//!            streamed: catalogue first, then the events
 //! sink       Parquet per table, published atomically: a local      (sink)
 //!            folder switched in, or an S3 run behind `_latest`
 //! warehouse  PostgreSQL / Redshift: load the Parquet (COPY from    (warehouse)
 //!            the S3 run), or build the tables in SQL (ELT);
 //!            checks and queries, also over the local Parquet
-//! report     charts and an HTML page from the tables (local   (report)
+//! report     charts and an HTML page from the tables (local       (report)
 //!            Parquet or a warehouse)
 //! ```
 //!
-//! [`etl`] runs one plan through these stages. Beside them: [`s3`] (locations, the client, GETs
-//! and error descriptions, shared by source, sink and warehouse), [`schema`] and [`summary`]. The
-//! only `unsafe` code (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with
-//! what each use relies on.
+//! [`command`] is the one place where the stages meet: [`command::execute`] dispatches a parsed
+//! [`cli::Cli`], and [`command::pipeline`] executes a transform plan (lock, stage, transform,
+//! load, publish), window by window with [`command::backfill`]. Beside the stages: [`s3`]
+//! (locations, the client, GETs and error descriptions, shared by source, sink and warehouse),
+//! [`window`] (date ranges and windows), [`schema`] and [`summary`]. The only `unsafe` code
+//! (memory maps, `flock`, `renameat2`) is in one private module, `sys`, with what each use
+//! relies on.
+//!
+//! One vocabulary: a command *executes* a plan; a *run* is only ever one S3 staging run,
+//! `runs/<run_id>/` behind `_latest` (what a Redshift load copies from); a *window* is one day,
+//! week or month of a backfill.
 //!
 //! The table definitions live in one place, [`schema`], which the Parquet writer, the SQL and the
 //! tests all read.
 
 #![deny(unsafe_code)]
 
-pub mod backfill;
 pub mod cli;
-pub mod commands;
+pub mod command;
 pub mod config;
-pub mod etl;
 pub mod parse;
 pub mod plan;
 pub mod progress;
 pub mod report;
-pub mod run;
 pub mod s3;
 pub mod schema;
 pub mod sink;
@@ -73,7 +79,16 @@ pub enum Error {
     Redshift(#[from] warehouse::redshift::RedshiftError),
     /// A windowed run's state is wrong or belongs to another run.
     #[error(transparent)]
-    Backfill(#[from] backfill::BackfillError),
+    Backfill(#[from] command::backfill::BackfillError),
+    /// A table's folder of the Parquet star schema to load cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    LoadInput {
+        /// The table's folder.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The flags do not make a valid plan.
     #[error("{0}")]
     Usage(String),
@@ -116,6 +131,9 @@ pub enum Error {
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An internal invariant does not hold (a bug, not a usage or data problem).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// The Parquet writer thread stopped unexpectedly.
     #[error("the Parquet writer stopped unexpectedly")]
     WriterStopped,

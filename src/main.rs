@@ -1,7 +1,7 @@
-//! The `sparkify` binary: parse flags, set up logging, run, map errors to one line and an exit code.
+//! The `sparkify` binary: parse flags, set up logging, execute the command, map errors to one line and an exit code.
 
 use clap::Parser;
-use sparkify::cli::{run, Cli};
+use sparkify::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();
@@ -19,7 +19,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    let code = match run(cli) {
+    let code = match sparkify::command::execute(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

@@ -307,7 +307,7 @@ impl fmt::Display for TransformPlan {
                     ""
                 },
                 self.output,
-                crate::backfill::STATE_FILE
+                crate::window::STATE_FILE
             )?;
         }
         writeln!(

@@ -1,4 +1,4 @@
-//! Run accounting: what was read, kept, dropped and written, and how long each stage took.
+//! The accounting of `etl` and `transform`: what was read, kept, dropped and written, and how long each stage took.
 //!
 //! The identity `event lines = songplays + other events + duplicates + rejected` always holds and is
 //! printed, so no record can disappear unaccounted.
@@ -21,9 +21,9 @@ pub struct TableSummary {
     pub bytes: u64,
 }
 
-/// Everything a run did, for the summary table and `--json`.
+/// Everything an `etl` or `transform` did, for the summary table and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct RunSummary {
+pub struct EtlSummary {
     /// Where the input came from.
     pub input: String,
     /// Where the output went.
@@ -142,7 +142,7 @@ impl EventCounts {
     /// Adds these counts to `summary` and the text cuts to `cuts`.
     pub fn count_into(
         &self,
-        summary: &mut RunSummary,
+        summary: &mut EtlSummary,
         cuts: &mut crate::transform::text::Truncations,
     ) {
         summary.event_lines += self.lines;
@@ -156,7 +156,7 @@ impl EventCounts {
     }
 }
 
-impl RunSummary {
+impl EtlSummary {
     /// Rows written to `table`.
     pub fn rows(&self, table: &str) -> u64 {
         self.tables
@@ -208,6 +208,13 @@ impl RunSummary {
                 self.skipped_files[0]
             );
         }
+        self.render_counts(&mut s);
+        s
+    }
+
+    /// The lines every summary ends with (a transform's and an ELT's): the event accounting,
+    /// matches, rejects, text cuts, stage times and the load.
+    pub fn render_counts(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}{}",
@@ -256,6 +263,5 @@ impl RunSummary {
         if let Some(load) = &self.load {
             s.push_str(&load.render());
         }
-        s
     }
 }

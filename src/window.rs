@@ -10,6 +10,10 @@ use std::fmt;
 
 use crate::transform::time::{civil_from_days, days_from_civil};
 
+/// The state of a windowed backfill, inside the output it describes (so that it is published
+/// with the windows, atomically): its flags and up to where its windows are published.
+pub const STATE_FILE: &str = "_windows.json";
+
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use sparkify::parse::Reject;
-use sparkify::run::{transform, TransformOptions};
 use sparkify::sink::rejects::{read_rejects, RejectSink};
 use sparkify::source::local::LocalSource;
-use sparkify::summary::RunSummary;
+use sparkify::summary::EtlSummary;
+use sparkify::transform::{transform, TransformOptions};
 use sparkify::Progress;
 
 /// The six real lines every log case starts from: 2 other events, then 4 song plays.
@@ -20,7 +20,7 @@ fn corpus() -> PathBuf {
 }
 
 /// Runs the pipeline on one log file (and the given song files) laid out as a real input.
-fn run_files(log: Option<(&str, Vec<u8>)>, songs: &[&str]) -> (RunSummary, Vec<Reject>) {
+fn run_files(log: Option<(&str, Vec<u8>)>, songs: &[&str]) -> (EtlSummary, Vec<Reject>) {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(input.join("log_data")).unwrap();
@@ -48,7 +48,7 @@ fn run_files(log: Option<(&str, Vec<u8>)>, songs: &[&str]) -> (RunSummary, Vec<R
 fn transform_collecting(
     source: &dyn sparkify::source::Source,
     out: &Path,
-) -> (RunSummary, Vec<Reject>) {
+) -> (EtlSummary, Vec<Reject>) {
     let sink = RejectSink::create(out, u64::MAX).unwrap();
     let summary = transform(
         source,
@@ -66,7 +66,7 @@ fn transform_collecting(
     (summary, rejects)
 }
 
-fn run_case(file: &str) -> (RunSummary, Vec<Reject>) {
+fn run_case(file: &str) -> (EtlSummary, Vec<Reject>) {
     run_files(
         Some((file, std::fs::read(corpus().join(file)).unwrap())),
         &[],

@@ -130,7 +130,7 @@ async fn load(
     dir: &Path,
     run_id: &str,
     mode: WriteMode,
-) -> Result<sparkify::warehouse::redshift::RunLoad, RedshiftError> {
+) -> Result<sparkify::warehouse::redshift::LoadedRun, RedshiftError> {
     let rows = parquet_rows(dir).unwrap();
     publish_and_load(rs, client, &target(), dir, run_id, rows, mode).await
 }

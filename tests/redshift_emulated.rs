@@ -21,8 +21,8 @@ use sparkify::warehouse::elt;
 use sparkify::warehouse::elt::sql::{EltSql, S3Input};
 use sparkify::warehouse::literal::Ident;
 use sparkify::warehouse::redshift::{
-    execute, load_run, parquet_rows, plan_ddl, publish_and_load, Executor, RedshiftError,
-    RedshiftTarget, RunLoad,
+    execute, load_run, parquet_rows, plan_ddl, publish_and_load, Executor, LoadedRun,
+    RedshiftError, RedshiftTarget,
 };
 use sparkify::warehouse::session::SessionSettings;
 use sparkify::warehouse::WriteMode;
@@ -34,7 +34,7 @@ async fn load(
     dir: &Path,
     run_id: &str,
     mode: WriteMode,
-) -> Result<RunLoad, RedshiftError> {
+) -> Result<LoadedRun, RedshiftError> {
     let rows = parquet_rows(dir).unwrap();
     publish_and_load(emu, &world.client, target, dir, run_id, rows, mode).await
 }
@@ -217,7 +217,7 @@ fn elt_sql(prefix: &str, mode: WriteMode, schema: Option<&str>) -> EltSql {
 
 /// Runs the ELT statements with the library's ELT runner.
 async fn run_elt(emu: &mut Emulator, sql: &EltSql) -> sparkify::Result<()> {
-    elt::run::execute(emu, sql, None, &mut elt::run::Staged::default())
+    elt::execute::execute(emu, sql, None, &mut elt::execute::Staged::default())
         .await
         .map(drop)
 }

@@ -4,12 +4,12 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sparkify::run::{transform, TransformOptions};
 use sparkify::s3::{S3Location, S3Settings, StaticCredentials};
 use sparkify::sink::rejects::RejectSink;
 use sparkify::source::s3::S3Source;
 use sparkify::source::{InputFile, Source};
-use sparkify::summary::RunSummary;
+use sparkify::summary::EtlSummary;
+use sparkify::transform::{transform, TransformOptions};
 use sparkify::Progress;
 use sparkify_generate::{generate, GenerateOptions};
 
@@ -94,7 +94,7 @@ pub(crate) fn generate_into(root: &Path, songs: u64, events: u64, days: u32) {
 }
 
 /// Runs the full transform from `source` into a fresh folder; returns seconds and the summary.
-pub(crate) fn run_transform(source: &dyn Source) -> (f64, RunSummary) {
+pub(crate) fn run_transform(source: &dyn Source) -> (f64, EtlSummary) {
     let out = tempfile::tempdir().expect("temp output folder");
     let started = Instant::now();
     let rejects = RejectSink::create(out.path(), u64::MAX).expect("rejects folder");
@@ -109,7 +109,7 @@ pub(crate) fn run_transform(source: &dyn Source) -> (f64, RunSummary) {
     (started.elapsed().as_secs_f64(), summary)
 }
 
-pub(crate) fn stages(summary: &RunSummary) -> String {
+pub(crate) fn stages(summary: &EtlSummary) -> String {
     summary
         .stages
         .iter()

@@ -1,4 +1,5 @@
-//! `sparkify report`: one self-contained HTML page of what the warehouse holds.
+//! The report: one self-contained HTML page of what the warehouse holds (`sparkify report`, see
+//! [`crate::command`]).
 //!
 //! The page shows the run's headline figures (rows per table, song plays and how many matched a
 //! song, listeners, rejected records), the data-quality verdict of `sparkify check`, and a chart
@@ -11,7 +12,6 @@
 
 mod analytics;
 pub mod charts;
-pub mod command;
 pub mod html;
 mod sources;
 

@@ -66,7 +66,7 @@ pub struct ServerSource {
 impl ServerSource {
     /// Connects to `target`, a warehouse of `dialect`.
     pub fn connect(target: &PgTarget, dialect: Dialect) -> Result<ServerSource> {
-        let runtime = crate::warehouse::runtime()?;
+        let runtime = crate::runtime()?;
         let client = runtime.block_on(crate::warehouse::exec::connect(target, dialect))?;
         Ok(ServerSource {
             runtime,
@@ -92,7 +92,7 @@ impl ReportSource for ServerSource {
     fn check(&mut self, checks: Vec<Check>) -> Result<CheckReport> {
         let report = self
             .runtime
-            .block_on(check::run(&self.client, self.dialect, checks))?;
+            .block_on(check::execute(&self.client, self.dialect, checks))?;
         Ok(report)
     }
 

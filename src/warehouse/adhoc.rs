@@ -5,7 +5,7 @@
 //!    `VALUES`, `TABLE`, `SHOW`, `EXPLAIN`, or `(`), read with a SQL tokenizer, so a `;` inside a
 //!    string or comment is not a second statement and `SELECT 1; DROP TABLE users` is refused
 //!    before anything is sent;
-//! 2. on PostgreSQL and Redshift it runs inside `BEGIN READ ONLY` … `ROLLBACK` ([`run_read_only`];
+//! 2. on PostgreSQL and Redshift it runs inside `BEGIN READ ONLY` … `ROLLBACK` ([`execute_read_only`];
 //!    both document that syntax, Redshift at
 //!    <https://docs.aws.amazon.com/redshift/latest/dg/r_BEGIN.html>), so a writing CTE or function
 //!    is refused by the server;
@@ -114,7 +114,7 @@ pub struct AdHocResult {
 
 /// Runs `query` on a PostgreSQL or Redshift connection inside a read-only transaction, rolled back
 /// afterwards whatever happened.
-pub async fn run_read_only(
+pub async fn execute_read_only(
     client: &Client,
     dialect: Dialect,
     query: &AdHoc,

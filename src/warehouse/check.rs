@@ -254,10 +254,10 @@ impl Report {
     }
 }
 
-/// Runs `checks` (in the order of [`checks`]) on `client`. A table that does not exist fails its
-/// checks, and those following its references, with that reason instead of stopping the run; any
+/// Executes `checks` (in the order of [`checks`]) on `client`. A table that does not exist fails its
+/// checks, and those following its references, with that reason instead of stopping; any
 /// other error stops it.
-pub async fn run(
+pub async fn execute(
     client: &Client,
     dialect: Dialect,
     checks: Vec<Check>,

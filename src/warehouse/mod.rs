@@ -40,11 +40,10 @@ pub fn tables_in(dir: &Path) -> Result<Vec<postgres::TableData>> {
         .iter()
         .map(|&table| {
             let folder = dir.join(table.name);
-            let entries =
-                std::fs::read_dir(&folder).map_err(|source| crate::source::Error::Io {
-                    path: folder.display().to_string(),
-                    source,
-                })?;
+            let entries = std::fs::read_dir(&folder).map_err(|source| Error::LoadInput {
+                path: folder.clone(),
+                source,
+            })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
@@ -85,15 +84,6 @@ pub(crate) fn schema_mismatch(table: &crate::schema::Table, found: &SchemaRef) -
         })
 }
 
-/// A small tokio runtime for the warehouse clients (the CPU work runs on rayon, not here).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
-}
-
 /// Loads the star schema in `dir` into PostgreSQL in one transaction.
 pub fn load_postgres(
     target: &postgres::PgTarget,
@@ -101,7 +91,7 @@ pub fn load_postgres(
     mode: WriteMode,
 ) -> Result<postgres::LoadReport> {
     let tables = tables_in(dir)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
         let sql = target.sql(sql::Dialect::Postgres);
         Ok(postgres::load_with(&mut client, &sql, &tables, mode).await?)
@@ -131,9 +121,9 @@ pub fn load_summary(
 
 /// Creates (`create = true`) or drops the star-schema tables, idempotently.
 pub fn ddl_postgres(target: &postgres::PgTarget, create: bool) -> Result<()> {
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        postgres::run_ddl(&mut client, &target.sql(sql::Dialect::Postgres), create).await?;
+        postgres::execute_ddl(&mut client, &target.sql(sql::Dialect::Postgres), create).await?;
         Ok(())
     })
 }
@@ -159,8 +149,8 @@ pub fn load_redshift(
     target: &redshift::RedshiftTarget,
     input: RedshiftInput<'_>,
     mode: WriteMode,
-) -> Result<redshift::RunLoad> {
-    runtime()?.block_on(async {
+) -> Result<redshift::LoadedRun> {
+    crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
         let s3 = crate::s3::s3_client(&target.s3_settings()).await;
         let run = match input {
@@ -177,7 +167,7 @@ pub fn load_redshift(
 
 /// Creates (`create = true`) or drops the star-schema tables in Redshift, idempotently.
 pub fn ddl_redshift(target: &redshift::RedshiftTarget, create: bool) -> Result<()> {
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
         redshift::execute(&mut client, &redshift::plan_ddl(&target.sql(), create)).await?;
         Ok(())

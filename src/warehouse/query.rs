@@ -89,8 +89,8 @@ impl QueryResult {
     }
 }
 
-/// Runs `analytic` on `client`.
-pub async fn run(
+/// Executes `analytic` on `client`.
+pub async fn execute(
     client: &Client,
     dialect: Dialect,
     analytic: &'static Analytic,

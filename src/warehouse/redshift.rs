@@ -25,8 +25,8 @@
 //! [`Executor`], so `--dry-run` prints exactly the statements a load runs, and tests run the plan
 //! against a recording fake.
 
+mod execute;
 mod plan;
-mod run;
 mod target;
 
 use std::collections::BTreeMap;
@@ -35,11 +35,11 @@ use std::path::{Path, PathBuf};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub use super::exec::{Executor, Reply, ServerError};
+pub use execute::execute;
 pub use plan::{
     check_run_location, copy_sources, plan_ddl, plan_for_dry_run, plan_load, CopySource, LoadPlan,
     Step, StepKind,
 };
-pub use run::execute;
 pub use target::{RedshiftTarget, DEFAULT_PORT};
 
 use super::exec::on_table;
@@ -162,9 +162,9 @@ pub type Result<T, E = RedshiftError> = std::result::Result<T, E>;
 // Whole flows
 // ---------------------------------------------------------------------------------------------
 
-/// A load of one published run.
+/// A published S3 run, loaded: which run, and what the load did to each table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunLoad {
+pub struct LoadedRun {
     /// The run loaded.
     pub run_id: String,
     /// `s3://…/runs/<run_id>/`.
@@ -179,12 +179,12 @@ pub async fn load_run<E: Executor>(
     target: &RedshiftTarget,
     run: &LatestRun,
     mode: WriteMode,
-) -> Result<RunLoad> {
+) -> Result<LoadedRun> {
     check_run_location(&target.staging, run)?;
     let sources = copy_sources(run)?;
     let plan = plan_load(&target.sql(), &sources, &target.iam_role, mode);
     let report = execute(exec, &plan).await?;
-    Ok(RunLoad {
+    Ok(LoadedRun {
         run_id: run.run_id.clone(),
         run_url: target.staging.url_of(&run.run_prefix),
         report,
@@ -197,7 +197,7 @@ pub async fn load_latest<E: Executor>(
     s3: &aws_sdk_s3::Client,
     target: &RedshiftTarget,
     mode: WriteMode,
-) -> Result<RunLoad> {
+) -> Result<LoadedRun> {
     let run =
         read_latest(s3, &target.staging)
             .await?
@@ -217,7 +217,7 @@ pub async fn publish_and_load<E: Executor>(
     run_id: &str,
     rows: BTreeMap<String, u64>,
     mode: WriteMode,
-) -> Result<RunLoad> {
+) -> Result<LoadedRun> {
     let options = PublishOptions {
         rows,
         ..PublishOptions::default()

@@ -85,7 +85,7 @@ pub fn describe_loads(
 ) -> Result<String> {
     let ranges = match plan.window {
         None => vec![plan.range],
-        Some(size) => crate::backfill::planned_windows(plan, size)?
+        Some(size) => crate::command::backfill::planned_windows(plan, size)?
             .iter()
             .map(|w| plan.range.within(w.start, w.end))
             .collect(),

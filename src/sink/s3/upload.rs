@@ -21,6 +21,20 @@ pub(super) struct Upload {
     pub content_type: &'static str,
 }
 
+/// A request body of `len` bytes of `upload`'s file from `offset`.
+async fn file_body(upload: &Upload, offset: u64, len: u64) -> Result<ByteStream> {
+    ByteStream::read_from()
+        .path(&upload.path)
+        .offset(offset)
+        .length(Length::Exact(len))
+        .build()
+        .await
+        .map_err(|e| PublishError::Io {
+            path: upload.path.display().to_string(),
+            source: std::io::Error::other(e),
+        })
+}
+
 /// Uploads one file, in parts when it is larger than the threshold. A failed multipart upload is
 /// aborted so that no parts are left behind.
 pub(super) async fn upload_file(
@@ -30,15 +44,7 @@ pub(super) async fn upload_file(
     options: &PublishOptions,
 ) -> Result<()> {
     if upload.size <= options.multipart_threshold {
-        let body = ByteStream::read_from()
-            .path(&upload.path)
-            .length(Length::Exact(upload.size))
-            .build()
-            .await
-            .map_err(|e| PublishError::Io {
-                path: upload.path.display().to_string(),
-                source: std::io::Error::other(e),
-            })?;
+        let body = file_body(upload, 0, upload.size).await?;
         client
             .put_object()
             .bucket(bucket)
@@ -99,16 +105,7 @@ async fn upload_parts(
     let mut number = 1i32;
     while offset < upload.size {
         let len = part_size.min(upload.size - offset);
-        let body = ByteStream::read_from()
-            .path(&upload.path)
-            .offset(offset)
-            .length(Length::Exact(len))
-            .build()
-            .await
-            .map_err(|e| PublishError::Io {
-                path: upload.path.display().to_string(),
-                source: std::io::Error::other(e),
-            })?;
+        let body = file_body(upload, offset, len).await?;
         let out = client
             .upload_part()
             .bucket(bucket)

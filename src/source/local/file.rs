@@ -134,6 +134,7 @@ fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Resul
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::lines_and_a_long_tail;
     use super::*;
 
     /// The parts of a file holding `content`, mapped or read.
@@ -144,15 +145,6 @@ mod tests {
         let mut parts = Parts::open(&path, part).unwrap();
         parts.read = read;
         std::iter::from_fn(|| parts.next_part().unwrap()).collect()
-    }
-
-    fn lines_and_a_long_tail() -> Vec<u8> {
-        let mut content = Vec::new();
-        for i in 0..200 {
-            content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
-        }
-        content.extend_from_slice(&[b'x'; 300]); // a line longer than a part, with no final newline
-        content
     }
 
     #[test]

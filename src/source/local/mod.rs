@@ -269,7 +269,8 @@ fn open_error(path: &Path, source: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    fn lines_and_a_long_tail() -> Vec<u8> {
+    /// 200 short lines, then a 300-byte line with no final newline (longer than a part).
+    pub(super) fn lines_and_a_long_tail() -> Vec<u8> {
         let mut content = Vec::new();
         for i in 0..200 {
             content.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());

@@ -19,21 +19,21 @@
 //! different content, and a user's two latest events in the same millisecond and session position.
 //! The real data has none of these.
 
-pub mod run;
+pub mod execute;
 pub mod sql;
 pub mod staging;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use self::run::{EltReport, LocalInput, Staged};
+use self::execute::{EltReport, LocalInput, Staged};
 use self::sql::{EltSql, S3Input};
 use crate::config::Config;
 use crate::plan::{Location, TransformPlan};
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::rejects::write_rejects;
 use crate::source::Source;
-use crate::summary::{LoadSummary, LoadedTable, RunSummary, TableSummary};
+use crate::summary::{EtlSummary, LoadSummary, LoadedTable, TableSummary};
 use crate::warehouse::postgres::PgTarget;
 use crate::warehouse::sql::WriteMode;
 use crate::{Error, Result};
@@ -69,12 +69,12 @@ pub fn elt_redshift(
     config: &Config,
     plan: &TransformPlan,
     mode: WriteMode,
-) -> Result<RunSummary> {
+) -> Result<EtlSummary> {
     let sql = EltSql::redshift(mode, &target.session(), redshift_input(config, plan)?);
     let target = &target.connection;
-    let report = crate::warehouse::runtime()?.block_on(async {
+    let report = crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        run::execute(&mut client, &sql, None, &mut Staged::default()).await
+        execute::execute(&mut client, &sql, None, &mut Staged::default()).await
     })?;
     let mut summary = summary(&plan.input.to_string(), "redshift", &report, None);
     summary.output = format!("redshift ({})", target.endpoint());
@@ -89,7 +89,7 @@ pub fn elt_postgres(
     plan: &TransformPlan,
     mode: WriteMode,
     progress: &crate::Progress,
-) -> Result<RunSummary> {
+) -> Result<EtlSummary> {
     let source: Arc<dyn Source> = plan.open_source()?.into();
     let (song_files, log_files) = crate::source::list_input(source.as_ref())?;
     let input = LocalInput {
@@ -101,9 +101,9 @@ pub fn elt_postgres(
     };
     let sql = EltSql::postgres(mode, target.session());
     let mut staged = Staged::default();
-    let outcome = crate::warehouse::runtime()?.block_on(async {
+    let outcome = crate::runtime()?.block_on(async {
         let mut client = target.connect().await?;
-        run::execute(&mut client, &sql, Some(&input), &mut staged).await
+        execute::execute(&mut client, &sql, Some(&input), &mut staged).await
     });
     let rejects: Vec<_> = staged.rejects().cloned().collect();
     let rejects_file = match (&plan.output, rejects.is_empty()) {
@@ -143,7 +143,7 @@ pub fn summary(
     target: &str,
     report: &EltReport,
     staged: Option<&Staged>,
-) -> RunSummary {
+) -> EtlSummary {
     let c = report.counts;
     let built = |name: &str| report.table(name).map_or(0, |t| t.built);
     let songplays = built(SONGPLAYS.name);
@@ -163,7 +163,7 @@ pub fn summary(
             }
         }
     }
-    RunSummary {
+    EtlSummary {
         input: input.to_owned(),
         output: target.to_owned(),
         song_files: staged.map_or(0, |s| s.songs.files),
@@ -211,8 +211,9 @@ pub fn summary(
     }
 }
 
-/// The human-readable summary of an ELT run.
-pub fn render(s: &RunSummary) -> String {
+/// The human-readable summary of an ELT execution: what the warehouse built and staged, then
+/// the counts every summary ends with.
+pub fn render(s: &EtlSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "sparkify elt: {} -> {}", s.input, s.output);
     let _ = writeln!(
@@ -233,41 +234,6 @@ pub fn render(s: &RunSummary) -> String {
         s.log_files,
         s.input_bytes as f64 / 1e6
     );
-    let _ = writeln!(
-        out,
-        "events: {} lines = {} songplays + {} other events + {} duplicates + {} rejected{}",
-        s.event_lines,
-        s.rows(SONGPLAYS.name),
-        s.other_events,
-        s.duplicate_events,
-        s.rejected_events,
-        if s.accounting_holds() {
-            ""
-        } else {
-            "  (MISMATCH)"
-        }
-    );
-    let _ = writeln!(
-        out,
-        "matched songplays: {}   rejected records: {}   truncated values: {}",
-        s.matched_songplays,
-        s.rejected,
-        s.truncated.values().sum::<u64>()
-    );
-    for (col, n) in &s.truncated {
-        let _ = writeln!(out, "  truncated {col}: {n}");
-    }
-    if let Some(f) = &s.rejects_file {
-        let _ = writeln!(out, "rejects: {f}");
-    }
-    let stages: Vec<String> = s
-        .stages
-        .iter()
-        .map(|(name, secs)| format!("{name} {secs:.2}s"))
-        .collect();
-    let _ = writeln!(out, "time: {}", stages.join(", "));
-    if let Some(load) = &s.load {
-        out.push_str(&load.render());
-    }
+    s.render_counts(&mut out);
     out
 }

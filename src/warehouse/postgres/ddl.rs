@@ -7,17 +7,17 @@ use crate::warehouse::sql::{Dialect, Ident, Sql};
 
 /// Creates the schema (when given) and all tables if they do not exist, in one transaction.
 pub async fn create_tables(client: &mut Client, schema: Option<&Ident>) -> Result<()> {
-    run_ddl(client, &Sql::new(Dialect::Postgres, schema.cloned()), true).await
+    execute_ddl(client, &Sql::new(Dialect::Postgres, schema.cloned()), true).await
 }
 
 /// Drops all tables if they exist (the schema is kept), in one transaction.
 pub async fn drop_tables(client: &mut Client, schema: Option<&Ident>) -> Result<()> {
-    run_ddl(client, &Sql::new(Dialect::Postgres, schema.cloned()), false).await
+    execute_ddl(client, &Sql::new(Dialect::Postgres, schema.cloned()), false).await
 }
 
 /// Runs the session setup of `sql`, then creates (`create`) or drops the tables in one
 /// transaction.
-pub async fn run_ddl(client: &mut Client, sql: &Sql, create: bool) -> Result<()> {
+pub async fn execute_ddl(client: &mut Client, sql: &Sql, create: bool) -> Result<()> {
     for s in sql.setup() {
         client
             .batch_execute(s)

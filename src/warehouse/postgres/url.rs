@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
+
 use super::error::{PgError, Result};
 use super::target::{PgHost, PgTarget, SslMode, DEFAULT_PORT};
 use super::tls::{ChannelBinding, RootCerts};
@@ -15,25 +17,19 @@ fn invalid(reason: impl Into<String>) -> PgError {
 }
 
 /// Percent-decodes `s`; `what` names the component in errors (the text itself is never quoted).
+/// Unlike [`percent_decode_str`], a `%` not followed by two hex digits is refused.
 fn decode(s: &str, what: &str) -> Result<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid(format!("bad percent-encoding in the {what}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let well_formed = s.split('%').skip(1).all(|rest| {
+        rest.get(..2)
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if !well_formed {
+        return Err(invalid(format!("bad percent-encoding in the {what}")));
     }
-    String::from_utf8(out).map_err(|_| invalid(format!("the {what} is not valid UTF-8")))
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| invalid(format!("the {what} is not valid UTF-8")))
 }
 
 fn parse_host(s: &str) -> Result<PgHost> {

@@ -1,4 +1,4 @@
-//! Running a plan on an [`Executor`]: step by step, `ROLLBACK` first on a failure inside the
+//! Executing a plan on an [`Executor`]: step by step, `ROLLBACK` first on a failure inside the
 //! transaction, a failed COPY explained from the load-error tables, stages dropped however the
 //! load ends.
 
@@ -21,7 +21,7 @@ enum Stop {
     Error(RedshiftError),
 }
 
-/// What a run of a plan has done to the session so far.
+/// What executing a plan has done to the session so far.
 #[derive(Default)]
 struct Session {
     in_transaction: bool,
@@ -29,12 +29,12 @@ struct Session {
     stages: Vec<&'static str>,
 }
 
-/// Runs `plan` on `exec`, step by step. On a failure inside the transaction it issues `ROLLBACK`
+/// Executes `plan` on `exec`, step by step. On a failure inside the transaction it issues `ROLLBACK`
 /// before anything else; a failed COPY is then explained from the load-error tables, and the stage
 /// tables created so far are dropped.
 pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadReport> {
     let mut session = Session::default();
-    let stop = match run_steps(exec, plan, &mut session).await {
+    let stop = match execute_steps(exec, plan, &mut session).await {
         Ok(report) => return Ok(report),
         Err(stop) => stop,
     };
@@ -80,7 +80,7 @@ async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
     }
 }
 
-async fn run_steps<E: Executor>(
+async fn execute_steps<E: Executor>(
     exec: &mut E,
     plan: &LoadPlan,
     session: &mut Session,

@@ -21,11 +21,8 @@ use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::etl::{failed_dir, keep_rejects, prepare_output};
+use super::pipeline::{failed_dir, keep_rejects, prepare_output};
 use crate::plan::TransformPlan;
-use crate::run::{
-    finish_events, order_tables, read_catalog, stream_events, write_table, EventOutcome, EventSink,
-};
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
 use crate::sink::marker::MARKER;
 use crate::sink::parquet::TableWriter;
@@ -33,18 +30,17 @@ use crate::sink::publish::Staging;
 use crate::sink::rejects::{RejectSink, REJECTS_DIR, REJECTS_FILE};
 use crate::sink::switch::test_point;
 use crate::source::InputFile;
-use crate::summary::{RunSummary, TableSummary, WindowCounts};
+use crate::summary::{EtlSummary, TableSummary, WindowCounts};
+use crate::transform::catalog::read_catalog;
+use crate::transform::events::{stream_events, EventOutcome, EventSink};
+use crate::transform::stream::{finish_events, order_tables, write_table};
 use crate::transform::text::Truncations;
 use crate::transform::users::UserTracker;
 use crate::warehouse::replace_window::LoadScope;
 use crate::window::{
-    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize,
+    day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize, STATE_FILE,
 };
 use crate::{Error, Progress, Result};
-
-/// The state of a windowed run, inside the output it describes (so that it is published with
-/// the windows, atomically): which run wrote it and up to where its windows are published.
-pub const STATE_FILE: &str = "_windows.json";
 
 /// Errors of a windowed run's state.
 #[derive(Debug, thiserror::Error)]
@@ -184,14 +180,14 @@ pub fn execute_windows(
     plan: &TransformPlan,
     size: WindowSize,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, LoadScope) -> Result<()>,
-) -> Result<RunSummary> {
+    mut load: impl FnMut(&Path, &mut EtlSummary, LoadScope) -> Result<()>,
+) -> Result<EtlSummary> {
     let (output, _lock) = prepare_output(plan)?;
     let source = plan.open_source()?;
-    let mut summary = RunSummary {
+    let mut summary = EtlSummary {
         input: source.describe(),
         output: output.display().to_string(),
-        ..RunSummary::default()
+        ..EtlSummary::default()
     };
     let started = Instant::now();
     let listed = source.list("log_data")?;
@@ -316,7 +312,7 @@ pub fn execute_windows(
             base,
         };
         let users_so_far = std::mem::take(&mut users);
-        let outcome = run_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
+        let outcome = stream_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
         let (tables, window_users) = match outcome {
             Ok((tables, users, counts)) => {
                 counts.count_into(&mut summary, &mut cuts);
@@ -381,7 +377,7 @@ struct WindowInput<'a> {
 /// Streams one window's events into `dir`: songplays and time parts numbered after those of
 /// the output so far, users (`users` so far and this window's) whole. Returns the tables
 /// written, the users so far, and the window's counts (with the text cuts of `users`).
-fn run_window(
+fn stream_window(
     dir: &Path,
     input: &WindowInput<'_>,
     plan: &TransformPlan,

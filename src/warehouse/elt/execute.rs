@@ -74,7 +74,7 @@ pub struct TableCounts {
     pub inserted: u64,
 }
 
-/// What an ELT run did.
+/// What executing the ELT statements did.
 #[derive(Debug, Clone)]
 pub struct EltReport {
     /// The warehouse.
@@ -108,12 +108,12 @@ impl EltReport {
     }
 }
 
-/// Runs every step of `sql` on `exec`. The final tables change only in the step's one
+/// Executes every step of `sql` on `exec`. The final tables change only in the step's one
 /// transaction; staging and catalogue tables are temporary. On PostgreSQL `input` feeds the
 /// `COPY … FROM STDIN` steps (over [`Executor::client`]) and `staged` receives what the parser
-/// made of it; past `max_bad_records` rejects the run stops before the transaction with
-/// [`Error::TooManyRejects`] (whose `kept` the caller fills in). A Redshift run only sends
-/// statements, so any [`Executor`] (a test's emulation included) can run it.
+/// made of it; past `max_bad_records` rejects it stops before the transaction with
+/// [`Error::TooManyRejects`] (whose `kept` the caller fills in). On Redshift it only sends
+/// statements, so any [`Executor`] (a test's emulation included) can execute it.
 pub async fn execute<E: Executor>(
     exec: &mut E,
     sql: &EltSql,
@@ -170,10 +170,10 @@ pub async fn execute<E: Executor>(
                 }
                 Step::CopyIn(which, s) => {
                     let local = input.ok_or_else(|| {
-                        Error::Usage("this ELT run needs local input to stage".into())
+                        Error::Internal("an ELT plan that stages local input was given none")
                     })?;
                     let client = exec.client().ok_or_else(|| {
-                        Error::Usage("staging local input needs a PostgreSQL connection".into())
+                        Error::Internal("staging local input needs a PostgreSQL connection")
                     })?;
                     let stats = copy_in(client, dialect, local, *which, s).await?;
                     match which {

@@ -1,35 +1,36 @@
-//! Executing a transform plan: lock the output and clean up after killed runs, stage, transform
-//! (rejects streamed beside the tables, the run stopped as soon as they are too many), load,
-//! publish (a local folder switch, or an S3 run published behind its `_latest` pointer).
+//! The transform pipeline of `etl` and `transform`: lock the output and clean up after killed
+//! executions, stage, transform (rejects streamed beside the tables, stopping as soon as they are
+//! too many), load, publish (a local folder switch, or an S3 run published behind its `_latest`
+//! pointer).
 
 use std::path::{Path, PathBuf};
 
 use crate::plan::{parse_s3, resolve_path, Location, TransformPlan};
-use crate::run::{transform, TransformOptions};
 use crate::s3::{s3_client, S3Location};
 use crate::sink::lock::OutputLock;
 use crate::sink::marker::{inspect, MARKER};
 use crate::sink::publish::{clean_leftovers, run_id, Staging};
 use crate::sink::rejects::{RejectSink, REJECTS_DIR};
 use crate::sink::s3::{prune_after_publish, publish_to_s3_with, PublishOptions};
-use crate::summary::RunSummary;
+use crate::summary::EtlSummary;
+use crate::transform::{transform, TransformOptions};
 use crate::warehouse::replace_window::LoadScope;
 use crate::{Error, Progress, Result};
 
-/// Runs `plan`: lock a local output (failing at once, or waiting, when another run holds it),
+/// Executes `plan`: lock a local output (failing at once, or waiting, when another sparkify process holds it),
 /// stage, transform, hand the staged folder to `load` (a warehouse load), publish. Nothing is
-/// published when any step fails; a run stopped by too many rejects keeps them beside the output.
+/// published when any step fails; an execution stopped by too many rejects keeps them beside the output.
 ///
-/// A windowed plan (`--window`) runs window by window instead (see [`crate::backfill`]), calling
+/// A windowed plan (`--window`) is executed window by window instead (see [`super::backfill`]), calling
 /// `load` once per window; its last argument says whether the load starts the warehouse's data
 /// (the only window a replacing load may clear the tables for) and which events it holds.
-pub fn execute_transform(
+pub fn execute(
     plan: &TransformPlan,
     progress: &Progress,
-    mut load: impl FnMut(&Path, &mut RunSummary, LoadScope) -> Result<()>,
-) -> Result<RunSummary> {
+    mut load: impl FnMut(&Path, &mut EtlSummary, LoadScope) -> Result<()>,
+) -> Result<EtlSummary> {
     if let Some(size) = plan.window {
-        return crate::backfill::execute_windows(plan, size, progress, load);
+        return super::backfill::execute_windows(plan, size, progress, load);
     }
     let (staging_for, _lock) = prepare_output(plan)?;
     let source = plan.open_source()?;
@@ -97,8 +98,8 @@ pub fn execute_transform(
     Ok(summary)
 }
 
-/// Where the run stages (beside a local output; for an S3 output, in the temporary folder) and,
-/// for a local output, its lock. Under the lock, what killed runs left is cleaned up and the
+/// Where the plan is staged (beside a local output; for an S3 output, in the temporary folder) and,
+/// for a local output, its lock. Under the lock, what killed executions left is cleaned up and the
 /// output is checked once more (the plan checked it before the lock was taken).
 pub(crate) fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<OutputLock>)> {
     let Location::Local(dir) = &plan.output else {
@@ -119,7 +120,7 @@ pub(crate) fn prepare_output(plan: &TransformPlan) -> Result<(PathBuf, Option<Ou
     Ok((output, Some(lock)))
 }
 
-/// Keeps the rejects of a failed run (the staged folder without its tables) as `failed`.
+/// Keeps the rejects of a failed execution (the staged folder without its tables) as `failed`.
 pub(crate) fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
     let dir = staging.path();
     for entry in std::fs::read_dir(dir).map_err(crate::sink::io_error(dir))? {
@@ -133,7 +134,7 @@ pub(crate) fn keep_rejects(staging: Staging, failed: &Path) -> Result<PathBuf> {
     Ok(staging.keep_as(failed)?)
 }
 
-/// Where a failed run's rejects are kept: `<output>.failed` beside a local output (`output` is
+/// Where a failed execution's rejects are kept: `<output>.failed` beside a local output (`output` is
 /// its resolved path); for an S3 output a local folder in the working directory.
 pub(crate) fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
     match plan_output {
@@ -147,12 +148,12 @@ pub(crate) fn failed_dir(plan_output: &Location, output: &Path) -> PathBuf {
     }
 }
 
-/// Uploads the staged run and publishes it; returns the run id.
+/// Uploads the staged folder as a new S3 run and publishes it; returns the run id.
 fn publish_s3(
     plan: &TransformPlan,
     staged: &Path,
     dest: &S3Location,
-    summary: &RunSummary,
+    summary: &EtlSummary,
 ) -> Result<String> {
     let runtime = crate::runtime()?;
     let run = run_id();
