@@ -18,6 +18,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use sparkify::schema::{ColumnType, Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
+use sparkify::warehouse::exec::ExecError;
 use sparkify::warehouse::postgres::{self, PgError, PgTarget, TableData, Transport, WriteMode};
 use sparkify::warehouse::sql::{Dialect, Ident, Sql};
 
@@ -471,10 +472,10 @@ async fn failures_roll_back_everything() {
     assert!(
         matches!(
             e,
-            PgError::Statement {
+            PgError::Statement(ExecError::Statement {
                 table: Some("songplays"),
                 ..
-            }
+            })
         ),
         "{e}"
     );
@@ -585,10 +586,10 @@ async fn failures_roll_back_everything() {
     assert!(
         matches!(
             e,
-            PgError::Statement {
+            PgError::Statement(ExecError::Statement {
                 table: Some("songplays"),
                 ..
-            }
+            })
         ),
         "{e}"
     );

@@ -42,7 +42,7 @@ pub use plan::{
 };
 pub use target::{RedshiftTarget, DEFAULT_PORT};
 
-use super::exec::on_table;
+use super::exec::ExecError;
 use super::postgres::{LoadReport, PgError};
 use super::sql::{InvalidLiteral, WriteMode};
 use crate::sink::s3::{
@@ -92,19 +92,10 @@ pub enum RedshiftError {
         /// What is wrong.
         reason: String,
     },
-    /// A statement failed.
-    #[error(
-        "Redshift statement failed{}: `{statement}`: {reason}; the tables were left as they were",
-        on_table(*table)
-    )]
-    Statement {
-        /// The table the statement was for, if any.
-        table: Option<&'static str>,
-        /// The first line of the statement.
-        statement: String,
-        /// The server's explanation.
-        reason: String,
-    },
+    /// A statement failed, or answered what it should not have: the one statement error of every
+    /// warehouse path ([`ExecError`]: dialect, table, first line, SQLSTATE and message).
+    #[error("{0}; the tables were left as they were")]
+    Statement(#[source] ExecError),
     /// A COPY failed; `details` holds what the load-error tables say.
     #[error(
         "COPY into {table} from {manifest} failed: {reason}; {details}; the tables were left as \

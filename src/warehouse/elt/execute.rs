@@ -8,11 +8,12 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::sql::{EltSql, Step};
-use super::staging::{pg_type, spawn_parser, Input, Msg, ParseStats};
+use super::staging::{spawn_parser, Input, Msg, ParseStats};
 use crate::source::{InputFile, Source};
 use crate::warehouse::exec::{
     self, statement_error, ExecError, Executor, Reply, ServerError, Warehouse,
 };
+use crate::warehouse::postgres::pg_type;
 use crate::warehouse::sql::{statement_body, Dialect, WriteMode};
 use crate::{Error, Result};
 

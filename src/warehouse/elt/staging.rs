@@ -188,17 +188,6 @@ impl ToSql for Cell {
     to_sql_checked!();
 }
 
-/// The PostgreSQL type a staging column is sent as.
-pub fn pg_type(ty: ColumnType) -> Type {
-    match ty {
-        ColumnType::BigInt => Type::INT8,
-        ColumnType::Integer => Type::INT4,
-        ColumnType::Double => Type::FLOAT8,
-        ColumnType::Timestamp => Type::TIMESTAMP,
-        ColumnType::Varchar(_) => Type::VARCHAR,
-    }
-}
-
 /// Builds staged rows, fitting text to the column widths (bytes, at a character boundary) and
 /// counting the cuts.
 struct RowBuilder {

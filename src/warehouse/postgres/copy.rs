@@ -22,8 +22,8 @@ const BATCH_ROWS: usize = 8192;
 /// Microseconds from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's epoch).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
-/// The PostgreSQL type a column is sent as in binary `COPY`.
-fn pg_type(ty: ColumnType) -> Type {
+/// The PostgreSQL type a column is sent as in binary `COPY` (star-schema and ELT staging tables).
+pub(crate) fn pg_type(ty: ColumnType) -> Type {
     match ty {
         ColumnType::BigInt => Type::INT8,
         ColumnType::Integer => Type::INT4,

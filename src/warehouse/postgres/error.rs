@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::target::SslMode;
-use crate::warehouse::exec::{first_line, on_table};
+use crate::warehouse::exec::ExecError;
+use crate::warehouse::sql::Dialect;
 use crate::warehouse::sql::InvalidIdentifier;
 
 /// Everything that can go wrong talking to PostgreSQL. Messages name the endpoint, table, file or
@@ -49,19 +50,10 @@ pub enum PgError {
         #[source]
         source: tokio_postgres::Error,
     },
-    /// A statement failed.
-    #[error("PostgreSQL statement failed{}: `{statement}`: {reason}", on_table(*table))]
-    Statement {
-        /// The table the statement was for, if any.
-        table: Option<&'static str>,
-        /// The first line of the statement.
-        statement: String,
-        /// The server's explanation.
-        reason: String,
-        /// The driver error.
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    /// A statement failed: the one statement error of every warehouse path
+    /// ([`ExecError::Statement`]: dialect, table, first line, SQLSTATE and message).
+    #[error(transparent)]
+    Statement(#[from] ExecError),
     /// `COPY` of one Parquet file into a stage table failed.
     #[error("COPY of {} into stage table for {table} failed: {reason}", file.display())]
     Copy {
@@ -212,10 +204,11 @@ pub(super) fn statement_error<'a>(
     table: Option<&'static str>,
     sql: &'a str,
 ) -> impl FnOnce(tokio_postgres::Error) -> PgError + 'a {
-    move |source| PgError::Statement {
-        table,
-        statement: first_line(sql),
-        reason: describe(&source),
-        source,
+    move |source| {
+        PgError::Statement(crate::warehouse::exec::statement_error(
+            Dialect::Postgres,
+            table,
+            sql,
+        )(source))
     }
 }

@@ -19,6 +19,7 @@ mod url;
 
 pub use super::sql::WriteMode;
 pub use crate::config::Secret;
+pub(crate) use copy::pg_type;
 pub use ddl::{create_tables, drop_tables, execute_ddl};
 pub use error::{describe, PgError, Result};
 pub use load::{load, load_script, load_with, LoadReport, TableData, TableLoad};

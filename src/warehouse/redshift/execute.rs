@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use super::plan::{LoadPlan, Step, StepKind, ROLLBACK};
 use super::{RedshiftError, Result};
-use crate::warehouse::exec::{first_line, Executor};
+use crate::warehouse::exec::{first_line, ExecError, Executor, Warehouse};
 use crate::warehouse::postgres::{LoadReport, TableLoad};
-use crate::warehouse::sql::{load_error_queries, WriteMode};
+use crate::warehouse::sql::{load_error_queries, Dialect, WriteMode};
 
 /// How a plan stopped early.
 enum Stop {
@@ -120,11 +120,12 @@ async fn execute_steps<E: Executor>(
                     Stop::Error(RedshiftError::Commit { reason: e.message })
                 }
             }
-            _ => Stop::Error(RedshiftError::Statement {
-                table: step.table,
-                statement: first_line(&step.sql),
-                reason: e.message,
-            }),
+            _ => Stop::Error(RedshiftError::Statement(ExecError::statement(
+                Dialect::Redshift,
+                step.table,
+                &step.sql,
+                e,
+            ))),
         })?;
         let entry = step
             .table
@@ -140,11 +141,11 @@ async fn execute_steps<E: Executor>(
             (StepKind::CopyCount { manifest, expected }, Some(entry)) => {
                 let loaded = reply.scalar().and_then(|v| v.trim().parse::<i64>().ok());
                 let loaded = loaded.ok_or_else(|| {
-                    Stop::Error(RedshiftError::Statement {
-                        table: step.table,
+                    Stop::Error(RedshiftError::Statement(ExecError::Unexpected {
+                        warehouse: Warehouse(Dialect::Redshift),
                         statement: first_line(&step.sql),
                         reason: format!("expected one row count, got {:?}", reply.rows),
-                    })
+                    }))
                 })?;
                 if u64::try_from(loaded).ok() != Some(*expected) {
                     return Err(Stop::Error(RedshiftError::RowCount {
