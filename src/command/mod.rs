@@ -109,7 +109,7 @@ fn on_warehouse<T>(
 ) -> Result<T> {
     let (target, dialect) = warehouse(tables, config)?;
     crate::runtime()?.block_on(async {
-        let client = crate::warehouse::exec::connect(&target, dialect).await?;
+        let client = target.connect_session(dialect).await?;
         Ok(work(&client, dialect).await?)
     })
 }

@@ -3,6 +3,8 @@
 use crate::cli::TargetArgs;
 use crate::config::Config;
 use crate::target::Target;
+use crate::warehouse::ddl::ddl_steps;
+use crate::warehouse::plan::StepKind;
 use crate::warehouse::{ddl_postgres, ddl_redshift, redshift, sql::Dialect};
 use crate::{Error, Result};
 
@@ -28,19 +30,11 @@ pub(super) fn tables(args: &TargetArgs, config: &Config, create: bool) -> Result
         }
     };
     if args.dry_run {
-        let sql = pg.sql(Dialect::Postgres);
         println!("-- on {pg}");
-        let statements = if create {
-            sql.create_tables()
-        } else {
-            sql.drop_tables()
-        };
-        let mut script: Vec<String> = sql.setup().to_vec();
-        script.push("BEGIN;".into());
-        script.extend(statements);
-        script.push("COMMIT;".into());
-        for statement in script {
-            println!("{};", statement.trim_end().trim_end_matches(';'));
+        // The PostgreSQL script leaves out the shape check's query.
+        let steps = ddl_steps(&pg.sql(Dialect::Postgres), create);
+        for step in steps.iter().filter(|s| s.kind != StepKind::Shape) {
+            println!("{};", step.sql.trim_end().trim_end_matches(';'));
         }
         return Ok(0);
     }

@@ -67,7 +67,7 @@ impl ServerSource {
     /// Connects to `target`, a warehouse of `dialect`.
     pub fn connect(target: &PgTarget, dialect: Dialect) -> Result<ServerSource> {
         let runtime = crate::runtime()?;
-        let client = runtime.block_on(crate::warehouse::exec::connect(target, dialect))?;
+        let client = runtime.block_on(target.connect_session(dialect))?;
         Ok(ServerSource {
             runtime,
             client,

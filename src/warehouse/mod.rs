@@ -4,21 +4,28 @@
 //! paths share one transform and one writer. SQL is rendered from `sql/` templates and
 //! [`crate::schema`] by [`sql`].
 //!
+//! Every command that changes a warehouse builds a plan first — a list of typed [`plan::Step`]s —
+//! which `--dry-run` prints and an executor runs over a [`server::Executor`], sharing
+//! [`exec::steps`] (transaction, stages, row counts, statement errors).
+//!
 //! Beyond loading: [`elt`] builds the star schema inside the warehouse from staged raw JSON,
 //! [`check`] runs data-quality checks on the loaded tables and [`query`] runs example analytics.
 
 pub mod adhoc;
 pub mod check;
+pub mod ddl;
 pub mod elt;
 pub mod exec;
 pub mod literal;
 pub mod local;
+pub mod plan;
 pub mod postgres;
 pub mod query;
 pub mod redshift;
 pub mod render;
 pub mod replace_window;
 mod reserved;
+pub mod server;
 pub mod session;
 pub mod shape;
 pub mod sql;

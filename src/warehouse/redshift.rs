@@ -35,10 +35,10 @@ use std::path::{Path, PathBuf};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub use super::exec::{Executor, Reply, ServerError};
+pub use super::plan::{Step, StepKind};
 pub use execute::execute;
 pub use plan::{
     check_run_location, copy_sources, plan_ddl, plan_for_dry_run, plan_load, CopySource, LoadPlan,
-    Step, StepKind,
 };
 pub use target::{RedshiftTarget, DEFAULT_PORT};
 

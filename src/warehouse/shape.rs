@@ -7,7 +7,7 @@
 //! [`crate::schema`]: the first difference stops the command with one error naming the table,
 //! the column, what was found and what is wanted, before anything changed.
 
-use super::exec::{Executor, ServerError};
+use super::server::{Executor, ServerError};
 use super::sql::Sql;
 use super::template::render;
 use crate::schema::{Column, ColumnType, Table, TABLES};

@@ -7,12 +7,12 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
-use super::sql::{EltSql, Step};
+use super::sql::EltSql;
 use super::staging::{spawn_parser, Input, Msg, ParseStats};
 use crate::source::{InputFile, Source};
-use crate::warehouse::exec::{
-    self, statement_error, ExecError, Executor, Reply, ServerError, Warehouse,
-};
+use crate::warehouse::exec::steps::StepSession;
+use crate::warehouse::exec::{self, statement_error, ExecError, Executor, Reply, Warehouse};
+use crate::warehouse::plan::StepKind;
 use crate::warehouse::postgres::pg_type;
 use crate::warehouse::sql::{statement_body, Dialect, WriteMode};
 use crate::{Error, Result};
@@ -95,18 +95,6 @@ impl EltReport {
     pub fn table(&self, name: &str) -> Option<&TableCounts> {
         self.tables.iter().find(|t| t.table == name)
     }
-
-    fn entry(&mut self, table: &'static str) -> &mut TableCounts {
-        if let Some(i) = self.tables.iter().position(|t| t.table == table) {
-            return &mut self.tables[i];
-        }
-        self.tables.push(TableCounts {
-            table,
-            ..TableCounts::default()
-        });
-        let last = self.tables.len() - 1;
-        &mut self.tables[last]
-    }
 }
 
 /// Executes every step of `sql` on `exec`. The final tables change only in the step's one
@@ -135,48 +123,23 @@ pub async fn execute<E: Executor>(
         counts: Counts::default(),
         stages: Vec::new(),
     };
-    let mut in_transaction = false;
+    let mut session = StepSession::new(dialect);
     let mut clock = Instant::now();
+    let steps = sql.steps();
     let outcome = async {
         crate::warehouse::shape::check(exec, sql.sql())
             .await
             .map_err(ExecError::from)?;
-        for step in sql.steps() {
-            let text = step.sql();
-            let table = match &step {
-                Step::Build(t, _) | Step::Delete(t, _) | Step::Insert(t, _) => Some(t.name),
-                _ => None,
-            };
-            let fail = |e: ServerError| ExecError::statement(dialect, table, text, e);
-            match &step {
-                Step::Begin => {
-                    report.stages.push(("stage".into(), lap(&mut clock)));
-                    exec.run(text).await.map_err(fail)?;
-                    in_transaction = true;
-                }
-                Step::Commit => {
-                    // Whatever the outcome, the transaction is over: no ROLLBACK after it.
-                    in_transaction = false;
-                    exec.run(text).await.map_err(|e| match e.code {
-                        None => ExecError::CommitUnknown {
-                            warehouse: Warehouse(dialect),
-                            reason: e.message,
-                        },
-                        Some(_) => fail(e),
-                    })?;
-                    report.stages.push(("load".into(), lap(&mut clock)));
-                }
-                Step::Exec(_) => {
-                    exec.run(text).await.map_err(fail)?;
-                }
-                Step::CopyIn(which, s) => {
+        for step in &steps {
+            match &step.kind {
+                StepKind::CopyIn(which) => {
                     let local = input.ok_or_else(|| {
                         Error::Internal("an ELT plan that stages local input was given none")
                     })?;
                     let client = exec.client().ok_or_else(|| {
                         Error::Internal("staging local input needs a PostgreSQL connection")
                     })?;
-                    let stats = copy_in(client, dialect, local, *which, s).await?;
+                    let stats = copy_in(client, dialect, local, *which, &step.sql).await?;
                     match which {
                         Input::Songs => staged.songs = stats,
                         Input::Events => staged.events = stats,
@@ -185,37 +148,41 @@ pub async fn execute<E: Executor>(
                         check_rejects(staged, local.max_bad_records)?;
                     }
                 }
-                Step::Build(t, _) => {
-                    report.entry(t.name).built = exec.run(text).await.map_err(fail)?.affected;
-                }
-                Step::Counts(_) => {
-                    report.stages.push(("build".into(), lap(&mut clock)));
-                    let reply = exec.run(text).await.map_err(fail)?;
-                    report.counts = counts(dialect, text, &reply)?;
-                }
-                Step::Delete(t, _) => {
-                    report.entry(t.name).deleted = exec.run(text).await.map_err(fail)?.affected;
-                }
-                Step::Insert(t, _) => {
-                    report.entry(t.name).inserted = exec.run(text).await.map_err(fail)?.affected;
+                kind => {
+                    if *kind == StepKind::Begin {
+                        report.stages.push(("stage".into(), lap(&mut clock)));
+                    } else if *kind == StepKind::Counts {
+                        report.stages.push(("build".into(), lap(&mut clock)));
+                    }
+                    let reply = session.run(exec, step).await.map_err(|e| match kind {
+                        // Whatever the outcome, the transaction is over: no ROLLBACK after it.
+                        StepKind::Commit if e.code.is_none() => ExecError::CommitUnknown {
+                            warehouse: Warehouse(dialect),
+                            reason: e.message,
+                        },
+                        _ => session.error(step, e),
+                    })?;
+                    if *kind == StepKind::Counts {
+                        report.counts = counts(dialect, &step.sql, &reply)?;
+                    } else if *kind == StepKind::Commit {
+                        report.stages.push(("load".into(), lap(&mut clock)));
+                    }
                 }
             }
-            tracing::debug!(statement = %exec::first_line(text), "done");
+            tracing::debug!(statement = %exec::first_line(&step.sql), "done");
         }
         Ok::<(), Error>(())
     }
     .await;
     if let Err(e) = outcome {
-        if in_transaction {
-            if let Err(rb) = exec.run("ROLLBACK").await {
-                tracing::warn!(
-                    error = %rb,
-                    "ROLLBACK after a failed ELT run failed; the server discards the open \
-                     transaction when the connection closes"
-                );
-            }
-        }
+        session.clean_up(exec, &steps, "ELT run").await;
         return Err(e);
+    }
+    for t in &mut report.tables {
+        let rows = session.rows(t.table);
+        t.built = rows.built;
+        t.deleted = rows.deleted;
+        t.inserted = rows.inserted;
     }
     Ok(report)
 }

@@ -12,7 +12,9 @@ use std::fmt;
 
 use super::staging::{Input, StagingTable, STAGING_EVENTS, STAGING_SONGS};
 use crate::schema::{Table, ARTISTS, SONGPLAYS, SONGS, TABLES, TIME, USERS};
+use crate::warehouse::ddl::session_steps;
 use crate::warehouse::literal::{IamRole, InvalidLiteral, Region, S3Prefix, S3Url};
+use crate::warehouse::plan::{script, Step, StepKind, BEGIN, COMMIT};
 use crate::warehouse::session::SessionSettings;
 use crate::warehouse::sql::{Dialect, Sql, WriteMode};
 use crate::warehouse::template::render;
@@ -112,43 +114,6 @@ impl S3Input {
     }
 }
 
-/// What a statement does in the run, so the executor knows what to do with it.
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// Opens the transaction in which the final tables change.
-    Begin,
-    /// Commits it.
-    Commit,
-    /// Run for its effect.
-    Exec(String),
-    /// `COPY … FROM STDIN` into a staging table; sparkify streams the parsed input (PostgreSQL).
-    CopyIn(Input, String),
-    /// `INSERT … SELECT` building a table's stage rows in the warehouse; affected rows = built.
-    Build(&'static Table, String),
-    /// `DELETE` from a final table; affected rows = deleted.
-    Delete(&'static Table, String),
-    /// `INSERT` into a final table; affected rows = inserted.
-    Insert(&'static Table, String),
-    /// The counts for the run summary (one row).
-    Counts(String),
-}
-
-impl Step {
-    /// The statement text (one statement, ending in `;`).
-    pub fn sql(&self) -> &str {
-        match self {
-            Step::Begin => "BEGIN;\n",
-            Step::Commit => "COMMIT;\n",
-            Step::Exec(s)
-            | Step::CopyIn(_, s)
-            | Step::Build(_, s)
-            | Step::Delete(_, s)
-            | Step::Insert(_, s)
-            | Step::Counts(s) => s,
-        }
-    }
-}
-
 /// Renders the ELT run for one dialect and write mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EltSql {
@@ -229,22 +194,20 @@ impl EltSql {
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sql = self.fill(&COPY_STAGING, &vars);
         match self.dialect() {
-            Dialect::Postgres => Step::CopyIn(input, sql),
-            Dialect::Redshift => Step::Exec(sql),
+            Dialect::Postgres => Step::of(sql, StepKind::CopyIn(input)),
+            Dialect::Redshift => Step::of(sql, StepKind::Plain),
         }
     }
 
     fn build(&self, table: &'static Table, template: &Template) -> Step {
         let stage = Sql::stage_name(table);
         let columns = table.column_list();
-        Step::Build(
-            table,
-            self.fill(template, &[("stage", &stage), ("columns", &columns)]),
-        )
+        let sql = self.fill(template, &[("stage", &stage), ("columns", &columns)]);
+        Step::new(Some(table.name), sql, StepKind::Build)
     }
 
     fn analyze(&self, name: &str) -> Step {
-        Step::Exec(self.fill(&ANALYZE, &[("name", name)]))
+        Step::of(self.fill(&ANALYZE, &[("name", name)]), StepKind::Plain)
     }
 
     /// Every statement of the run, in order:
@@ -256,10 +219,11 @@ impl EltSql {
     ///    stage rows with `INSERT … SELECT`, then replace or merge the final tables with the same
     ///    `DELETE`/`INSERT` statements as the Parquet load; `COMMIT`.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps: Vec<Step> = self.sql.setup().iter().cloned().map(Step::Exec).collect();
+        let plain = |sql: String| Step::of(sql, StepKind::Plain);
+        let mut steps = session_steps(&self.sql, false);
         for table in [&STAGING_SONGS, &STAGING_EVENTS] {
             let defs = table.column_defs();
-            steps.push(Step::Exec(self.fill(
+            steps.push(plain(self.fill(
                 &CREATE_STAGING,
                 &[("staging", table.name), ("column_defs", &defs)],
             )));
@@ -268,17 +232,17 @@ impl EltSql {
         steps.push(self.copy(Input::Events));
         steps.push(self.analyze(STAGING_SONGS.name));
         steps.push(self.analyze(STAGING_EVENTS.name));
-        steps.push(Step::Exec(self.fill(&CATALOG_SQL, &[])));
+        steps.push(plain(self.fill(&CATALOG_SQL, &[])));
         steps.push(self.analyze(CATALOG));
 
-        steps.push(Step::Begin);
-        steps.push(Step::Exec(self.sql.lock_tables(&TABLES)));
+        steps.push(Step::of(BEGIN, StepKind::Begin));
+        steps.push(plain(self.sql.lock_tables(&TABLES)));
         let loads: Vec<_> = TABLES
             .iter()
             .map(|t| (*t, self.sql.load_statements(t, self.mode)))
             .collect();
         for (_, s) in &loads {
-            steps.push(Step::Exec(s.create_stage.clone()));
+            steps.push(plain(s.create_stage.clone()));
         }
         // songplays before time: time is the distinct start times of the plays.
         steps.push(self.build(&SONGS, &SONGS_SQL));
@@ -287,24 +251,21 @@ impl EltSql {
         steps.push(self.build(&USERS, &USERS_SQL));
         steps.push(self.build(&TIME, &TIME_SQL));
         for (_, s) in &loads {
-            steps.push(Step::Exec(s.analyze_stage.clone()));
+            steps.push(plain(s.analyze_stage.clone()));
         }
-        steps.push(Step::Counts(self.fill(&COUNTS_SQL, &[])));
+        steps.push(Step::of(self.fill(&COUNTS_SQL, &[]), StepKind::Counts));
         for (table, s) in &loads {
-            steps.push(Step::Delete(table, s.delete.clone()));
-            steps.push(Step::Insert(table, s.insert.clone()));
+            steps.push(Step::new(Some(table.name), &s.delete, StepKind::Delete));
+            steps.push(Step::new(Some(table.name), &s.insert, StepKind::Insert));
         }
-        steps.push(Step::Commit);
+        steps.push(Step::of(COMMIT, StepKind::Commit));
         steps
     }
 
-    /// The whole run as one script, for `--dry-run` and the golden tests.
+    /// The whole run as one script, for `--dry-run` and the golden tests: the statements
+    /// separated by blank lines.
     pub fn script(&self) -> String {
-        self.steps()
-            .iter()
-            .map(|s| s.sql())
-            .collect::<Vec<_>>()
-            .join("\n")
+        script(&self.steps(), "\n")
     }
 }
 
@@ -399,7 +360,7 @@ mod tests {
         ] {
             for step in sql.steps() {
                 let text: String = step
-                    .sql()
+                    .sql
                     .lines()
                     .filter(|l| !l.trim_start().starts_with("--"))
                     .collect();

@@ -301,14 +301,7 @@ pub enum Msg {
 /// Rows sent per message.
 const CHUNK_ROWS: usize = 4096;
 
-/// Which input a staging load reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
-    /// `song_data/**` into [`STAGING_SONGS`].
-    Songs,
-    /// `log_data/**` into [`STAGING_EVENTS`].
-    Events,
-}
+pub use crate::warehouse::plan::Input;
 
 impl Input {
     /// The staging table filled from this input.

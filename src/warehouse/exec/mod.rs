@@ -1,16 +1,16 @@
 //! Running statements on a warehouse connection (PostgreSQL or Redshift, both over the PostgreSQL
 //! protocol), with one error type that names the warehouse, the table, the statement and its
-//! SQLSTATE. [`Executor`] is the one connection type plans run over.
+//! SQLSTATE. [`Executor`] (from the leaf [`super::server`]) is the one connection type plans run
+//! over; [`steps`] is what every plan executor shares.
 
-mod session;
+pub mod steps;
 
 use std::fmt;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-pub use session::{Executor, Reply, ServerError};
+pub use super::server::{Executor, Reply, ServerError};
 
-use super::postgres::PgTarget;
 use super::sql::{statement_body, Dialect, Sql};
 
 /// Errors of the ELT run, the checks and the analytics queries.
@@ -151,15 +151,6 @@ pub fn session_statements(sql: &Sql) -> Vec<String> {
     let mut out = sql.setup().to_vec();
     out.extend(sql.search_path());
     out
-}
-
-/// Connects to `target` and starts the session ([`session_statements`]).
-pub async fn connect(target: &PgTarget, dialect: Dialect) -> crate::Result<Client> {
-    let client = target.connect().await?;
-    for statement in session_statements(&target.sql(dialect)) {
-        batch(&client, dialect, None, &statement).await?;
-    }
-    Ok(client)
 }
 
 /// Runs a script of statements (BEGIN, COMMIT, DDL) for their effect.

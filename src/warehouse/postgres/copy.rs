@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::mpsc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 
 use super::error::{describe, PgError, Result};
 use crate::schema::{ColumnType, Table};
@@ -36,7 +36,7 @@ pub(crate) fn pg_type(ty: ColumnType) -> Type {
 /// Copies one Parquet file into the stage; returns the rows read (verified against the server's
 /// count).
 pub(super) async fn copy_file(
-    tx: &Transaction<'_>,
+    client: &Client,
     table: &'static Table,
     file: &Path,
     copy_sql: &str,
@@ -51,7 +51,7 @@ pub(super) async fn copy_file(
         reason: describe(&source),
         source,
     };
-    let sink = tx.copy_in(copy_sql).await.map_err(copy_error)?;
+    let sink = client.copy_in(copy_sql).await.map_err(copy_error)?;
     let types: Vec<Type> = table.columns.iter().map(|c| pg_type(c.ty)).collect();
     let writer = BinaryCopyInWriter::new(sink, &types);
     let mut writer = std::pin::pin!(writer);

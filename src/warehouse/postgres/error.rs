@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::target::SslMode;
 use crate::warehouse::exec::ExecError;
-use crate::warehouse::sql::Dialect;
+pub use crate::warehouse::server::describe;
+use crate::warehouse::server::ServerError;
 use crate::warehouse::sql::InvalidIdentifier;
 
 /// Everything that can go wrong talking to PostgreSQL. Messages name the endpoint, table, file or
@@ -130,9 +131,9 @@ pub enum PgError {
     Commit {
         /// The server's explanation.
         reason: String,
-        /// The driver error.
+        /// The server's error.
         #[source]
-        source: tokio_postgres::Error,
+        source: ServerError,
     },
     /// An existing table is not shaped as the star schema; nothing was changed.
     #[error(transparent)]
@@ -145,17 +146,17 @@ pub enum PgError {
     CommitUnknown {
         /// The driver's explanation.
         reason: String,
-        /// The driver error.
+        /// The driver's error.
         #[source]
-        source: tokio_postgres::Error,
+        source: ServerError,
     },
 }
 
 /// The error for a failed `COMMIT`: with an SQLSTATE the server answered and rolled back; without
 /// one (connection closed, I/O error) nobody can tell whether it committed.
-pub fn commit_error(source: tokio_postgres::Error) -> PgError {
-    let reason = describe(&source);
-    if source.code().is_none() {
+pub fn commit_error(source: ServerError) -> PgError {
+    let reason = source.message.clone();
+    if source.code.is_none() {
         PgError::CommitUnknown { reason, source }
     } else {
         PgError::Commit { reason, source }
@@ -169,46 +170,3 @@ fn in_file(file: Option<&Path>) -> String {
 
 /// Result type of this module.
 pub type Result<T, E = PgError> = std::result::Result<T, E>;
-
-/// One line explaining a driver error: the server's message, SQLSTATE, detail and hint when it is
-/// a database error, otherwise the driver's message and its causes.
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        let mut s = format!(
-            "{}: {} (SQLSTATE {})",
-            db.severity(),
-            db.message(),
-            db.code().code()
-        );
-        if let Some(d) = db.detail() {
-            s.push_str("; detail: ");
-            s.push_str(d);
-        }
-        if let Some(h) = db.hint() {
-            s.push_str("; hint: ");
-            s.push_str(h);
-        }
-        return s;
-    }
-    let mut s = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
-pub(super) fn statement_error<'a>(
-    table: Option<&'static str>,
-    sql: &'a str,
-) -> impl FnOnce(tokio_postgres::Error) -> PgError + 'a {
-    move |source| {
-        PgError::Statement(crate::warehouse::exec::statement_error(
-            Dialect::Postgres,
-            table,
-            sql,
-        )(source))
-    }
-}

@@ -1,14 +1,21 @@
-//! The transactional load: lock, stage with `COPY`, verify row counts, replace or merge, commit.
+//! The transactional load: lock, stage with `COPY`, verify row counts, replace or merge, commit —
+//! the steps of [`super::load_steps`], executed with what every plan executor shares.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use super::copy::copy_file;
-use super::error::{commit_error, describe, statement_error, PgError, Result};
+use super::error::{commit_error, PgError, Result};
+use super::plan::load_steps;
 use super::WriteMode;
 use crate::schema::{Table, TABLES};
+use crate::warehouse::exec::steps::StepSession;
+use crate::warehouse::exec::{first_line, ExecError, Warehouse};
+use crate::warehouse::plan::{Step, StepKind};
+use crate::warehouse::server::Executor;
+use crate::warehouse::shape::{compare, ShapeError};
 use crate::warehouse::sql::{statement_body, Dialect, Sql};
 
 /// The Parquet files holding one table's rows.
@@ -61,7 +68,7 @@ pub async fn load(
 }
 
 /// Loads `tables` in one transaction, with statements rendered by `sql` (which must be for
-/// PostgreSQL; its schema, if any, qualifies the targets).
+/// PostgreSQL; its schema, if any, qualifies the targets): executes the plan of [`load_steps`].
 ///
 /// Tables are processed in [`TABLES`] order (dimensions first): all targets are locked against
 /// concurrent writers, every file is copied into `stage_<table>` and its row count verified, then
@@ -70,8 +77,8 @@ pub async fn load(
 /// `time` rows of its range and inserts the staged rows in it, and merges the other tables. With
 /// [`WriteMode::Replace`], a table given with no files ends up empty. Any error rolls everything
 /// back.
-pub async fn load_with(
-    client: &mut Client,
+pub async fn load_with<E: Executor>(
+    exec: &mut E,
     sql: &Sql,
     tables: &[TableData],
     mode: WriteMode,
@@ -83,70 +90,104 @@ pub async fn load_with(
         )));
     }
     let ordered = order_tables(tables)?;
-    for s in sql.setup() {
-        client
-            .batch_execute(s)
-            .await
-            .map_err(statement_error(None, s))?;
-    }
-    crate::warehouse::shape::check(client, sql).await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(statement_error(None, "BEGIN"))?;
-    match load_in(&tx, sql, &ordered, mode).await {
-        Ok(report) => {
-            tx.commit().await.map_err(commit_error)?;
-            for t in &report.tables {
-                tracing::info!(
-                    table = t.table,
-                    staged = t.staged,
-                    deleted = t.deleted,
-                    inserted = t.inserted,
-                    "loaded into PostgreSQL"
-                );
-            }
-            Ok(report)
-        }
-        Err(e) => {
-            if let Err(rb) = tx.rollback().await {
-                tracing::warn!(
-                    error = %describe(&rb),
-                    "ROLLBACK after a failed load failed; the server discards the open \
-                     transaction when the connection closes"
-                );
-            }
-            Err(e)
+    let order: Vec<&'static Table> = ordered.iter().map(|td| td.table).collect();
+    let steps = load_steps(sql, &order, mode);
+    let mut report = LoadReport {
+        mode,
+        tables: ordered
+            .iter()
+            .map(|td| TableLoad {
+                table: td.table.name,
+                files: td.files.len(),
+                staged: 0,
+                deleted: 0,
+                inserted: 0,
+            })
+            .collect(),
+    };
+    let mut session = StepSession::new(Dialect::Postgres);
+    for step in &steps {
+        let data = step
+            .table
+            .and_then(|t| ordered.iter().find(|td| td.table.name == t));
+        let entry = step
+            .table
+            .and_then(|t| report.tables.iter_mut().find(|e| e.table == t));
+        if let Err(e) = execute_step(exec, &mut session, step, data, entry).await {
+            session.clean_up(exec, &steps, "load").await;
+            return Err(e);
         }
     }
+    for t in &mut report.tables {
+        let rows = session.rows(t.table);
+        t.deleted = rows.deleted;
+        t.inserted = rows.inserted;
+        tracing::info!(
+            table = t.table,
+            staged = t.staged,
+            deleted = t.deleted,
+            inserted = t.inserted,
+            "loaded into PostgreSQL"
+        );
+    }
+    Ok(report)
 }
 
-/// Every statement of a load of all tables in `mode`, in the order [`load_with`] runs them, for
-/// `--dry-run` (the COPY of a table runs once per Parquet file).
-pub fn load_script(sql: &Sql, mode: WriteMode) -> String {
-    let plans: Vec<_> = TABLES
-        .iter()
-        .map(|t| sql.load_statements(t, mode))
-        .collect();
-    let mut out: Vec<&str> = sql.setup().iter().map(String::as_str).collect();
-    out.push("BEGIN;\n");
-    out.extend(plans.iter().map(|s| s.lock.as_str()));
-    for s in &plans {
-        out.push(&s.create_stage);
-        out.extend(s.copy.as_deref());
-        out.push(&s.count_stage);
-        out.push(&s.analyze_stage);
+/// Executes one step of a load. A table's `COPY` step streams its Parquet files and records the
+/// rows read in `entry.staged`, which its count step then verifies.
+async fn execute_step<E: Executor>(
+    exec: &mut E,
+    session: &mut StepSession,
+    step: &Step,
+    data: Option<&&TableData>,
+    entry: Option<&mut TableLoad>,
+) -> Result<()> {
+    if step.kind == StepKind::CopyParquet {
+        let client = exec.client().ok_or_else(|| {
+            PgError::InvalidRequest("loading Parquet needs a PostgreSQL connection".into())
+        })?;
+        if let (Some(td), Some(entry)) = (data, entry) {
+            for file in &td.files {
+                entry.staged +=
+                    copy_file(client, td.table, file, statement_body(&step.sql)).await?;
+            }
+        }
+        return Ok(());
     }
-    for s in &plans {
-        out.push(&s.delete);
-        out.push(&s.insert);
+    let reply = session.run(exec, step).await.map_err(|e| match step.kind {
+        StepKind::Shape => ShapeError::Query(e).into(),
+        StepKind::Commit => commit_error(e),
+        _ => PgError::from(session.error(step, e)),
+    })?;
+    match (&step.kind, entry) {
+        (StepKind::Shape, _) => compare(&reply.rows)?,
+        (StepKind::CountStage, Some(entry)) => {
+            let staged = reply
+                .scalar()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| ExecError::Unexpected {
+                    warehouse: Warehouse(Dialect::Postgres),
+                    statement: first_line(&step.sql),
+                    reason: format!("expected one row count, got {:?}", reply.rows),
+                })?;
+            if staged != entry.staged {
+                return Err(PgError::RowCountMismatch {
+                    table: entry.table,
+                    file: None,
+                    read: entry.staged,
+                    staged,
+                });
+            }
+            tracing::debug!(
+                table = entry.table,
+                rows = staged,
+                files = entry.files,
+                "staged"
+            );
+        }
+        _ => {}
     }
-    out.push("COMMIT;\n");
-    out.iter()
-        .map(|s| s.trim_end())
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    Ok(())
 }
 
 /// Checks the request and sorts it into [`TABLES`] order.
@@ -170,88 +211,6 @@ fn order_tables(tables: &[TableData]) -> Result<Vec<&TableData>> {
     let mut ordered: Vec<&TableData> = tables.iter().collect();
     ordered.sort_by_key(|td| position(td.table.name));
     Ok(ordered)
-}
-
-async fn load_in(
-    tx: &Transaction<'_>,
-    sql: &Sql,
-    tables: &[&TableData],
-    mode: WriteMode,
-) -> Result<LoadReport> {
-    let plans: Vec<_> = tables
-        .iter()
-        .map(|td| (*td, sql.load_statements(td.table, mode)))
-        .collect();
-
-    // One LOCK per table, so that a missing table is named in the error.
-    for (td, s) in &plans {
-        let t = Some(td.table.name);
-        tx.batch_execute(&s.lock)
-            .await
-            .map_err(statement_error(t, &s.lock))?;
-    }
-
-    let mut report = LoadReport {
-        mode,
-        tables: Vec::with_capacity(plans.len()),
-    };
-    for (td, s) in &plans {
-        let name = td.table.name;
-        let t = Some(name);
-        tx.batch_execute(&s.create_stage)
-            .await
-            .map_err(statement_error(t, &s.create_stage))?;
-        let copy = s.copy.as_deref().ok_or_else(|| {
-            PgError::InvalidRequest("no COPY statement rendered for PostgreSQL".into())
-        })?;
-        let mut read = 0u64;
-        for file in &td.files {
-            read += copy_file(tx, td.table, file, statement_body(copy)).await?;
-        }
-        let row = tx
-            .query_one(statement_body(&s.count_stage), &[])
-            .await
-            .map_err(statement_error(t, &s.count_stage))?;
-        let staged: i64 = row.try_get(0).map_err(statement_error(t, &s.count_stage))?;
-        let staged = u64::try_from(staged).unwrap_or(0);
-        if staged != read {
-            return Err(PgError::RowCountMismatch {
-                table: name,
-                file: None,
-                read,
-                staged,
-            });
-        }
-        tx.batch_execute(&s.analyze_stage)
-            .await
-            .map_err(statement_error(t, &s.analyze_stage))?;
-        tracing::debug!(
-            table = name,
-            rows = staged,
-            files = td.files.len(),
-            "staged"
-        );
-        report.tables.push(TableLoad {
-            table: name,
-            files: td.files.len(),
-            staged,
-            deleted: 0,
-            inserted: 0,
-        });
-    }
-
-    for ((td, s), entry) in plans.iter().zip(report.tables.iter_mut()) {
-        let t = Some(td.table.name);
-        entry.deleted = tx
-            .execute(statement_body(&s.delete), &[])
-            .await
-            .map_err(statement_error(t, &s.delete))?;
-        entry.inserted = tx
-            .execute(statement_body(&s.insert), &[])
-            .await
-            .map_err(statement_error(t, &s.insert))?;
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

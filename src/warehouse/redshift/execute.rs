@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::plan::{LoadPlan, Step, StepKind, ROLLBACK};
+use super::plan::LoadPlan;
 use super::{RedshiftError, Result};
+use crate::warehouse::exec::steps::StepSession;
 use crate::warehouse::exec::{first_line, ExecError, Executor, Warehouse};
+use crate::warehouse::plan::StepKind;
 use crate::warehouse::postgres::{LoadReport, TableLoad};
 use crate::warehouse::sql::{load_error_queries, Dialect, WriteMode};
 
@@ -21,32 +23,16 @@ enum Stop {
     Error(RedshiftError),
 }
 
-/// What executing a plan has done to the session so far.
-#[derive(Default)]
-struct Session {
-    in_transaction: bool,
-    /// Tables whose stage was created and not yet dropped.
-    stages: Vec<&'static str>,
-}
-
 /// Executes `plan` on `exec`, step by step. On a failure inside the transaction it issues `ROLLBACK`
 /// before anything else; a failed COPY is then explained from the load-error tables, and the stage
 /// tables created so far are dropped.
 pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadReport> {
-    let mut session = Session::default();
+    let mut session = StepSession::new(Dialect::Redshift);
     let stop = match execute_steps(exec, plan, &mut session).await {
         Ok(report) => return Ok(report),
         Err(stop) => stop,
     };
-    if session.in_transaction {
-        if let Err(e) = exec.run(ROLLBACK).await {
-            tracing::warn!(
-                error = %e,
-                "ROLLBACK after a failed load failed; the server discards the open transaction \
-                 when the connection closes"
-            );
-        }
-    }
+    session.roll_back(exec, "load").await;
     let error = match stop {
         Stop::Error(e) => e,
         Stop::Copy {
@@ -60,30 +46,14 @@ pub async fn execute<E: Executor>(exec: &mut E, plan: &LoadPlan) -> Result<LoadR
             details: load_errors(exec).await,
         },
     };
-    for step in &plan.steps {
-        let created = step.table.is_some_and(|t| session.stages.contains(&t));
-        if step.kind == StepKind::DropStage && created {
-            drop_stage(exec, step).await;
-        }
-    }
+    session.clean_up(exec, &plan.steps, "load").await;
     Err(error)
-}
-
-/// Runs a [`StepKind::DropStage`] step; a failure is only logged (the stage goes with the session).
-async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
-    if let Err(e) = exec.run(&step.sql).await {
-        tracing::warn!(
-            statement = first_line(&step.sql),
-            error = %e,
-            "dropping a stage table failed; it goes when the session ends"
-        );
-    }
 }
 
 async fn execute_steps<E: Executor>(
     exec: &mut E,
     plan: &LoadPlan,
-    session: &mut Session,
+    session: &mut StepSession,
 ) -> std::result::Result<LoadReport, Stop> {
     let mut report = LoadReport {
         mode: plan.mode,
@@ -100,44 +70,29 @@ async fn execute_steps<E: Executor>(
             .collect(),
     };
     for step in &plan.steps {
-        if step.kind == StepKind::DropStage {
-            drop_stage(exec, step).await;
-            session.stages.retain(|t| Some(*t) != step.table);
-            continue;
-        }
-        let reply = exec.run(&step.sql).await.map_err(|e| match &step.kind {
-            StepKind::Copy { manifest } => Stop::Copy {
-                table: step.table.unwrap_or("?"),
-                manifest: manifest.to_string(),
-                reason: e.message,
-            },
-            StepKind::Commit => {
-                // The server ends a transaction whose COMMIT failed.
-                session.in_transaction = false;
-                if e.code.is_none() {
+        let reply = session
+            .run(exec, step)
+            .await
+            .map_err(|e| match &step.kind {
+                StepKind::Copy { manifest } => Stop::Copy {
+                    table: step.table.unwrap_or("?"),
+                    manifest: manifest.to_string(),
+                    reason: e.message,
+                },
+                StepKind::Commit if e.code.is_none() => {
                     Stop::Error(RedshiftError::CommitUnknown { reason: e.message })
-                } else {
-                    Stop::Error(RedshiftError::Commit { reason: e.message })
                 }
-            }
-            _ => Stop::Error(RedshiftError::Statement(ExecError::statement(
-                Dialect::Redshift,
-                step.table,
-                &step.sql,
-                e,
-            ))),
-        })?;
+                StepKind::Commit => Stop::Error(RedshiftError::Commit { reason: e.message }),
+                _ => Stop::Error(RedshiftError::Statement(session.error(step, e))),
+            })?;
         let entry = step
             .table
             .and_then(|t| report.tables.iter_mut().find(|e| e.table == t));
         match (&step.kind, entry) {
-            (StepKind::Begin, _) => session.in_transaction = true,
             (StepKind::Shape, _) => {
                 crate::warehouse::shape::compare(&reply.rows)
                     .map_err(|e| Stop::Error(RedshiftError::Shape(e)))?;
             }
-            (StepKind::Commit, _) => session.in_transaction = false,
-            (StepKind::CreateStage, _) => session.stages.extend(step.table),
             (StepKind::CopyCount { manifest, expected }, Some(entry)) => {
                 let loaded = reply.scalar().and_then(|v| v.trim().parse::<i64>().ok());
                 let loaded = loaded.ok_or_else(|| {
@@ -160,12 +115,13 @@ async fn execute_steps<E: Executor>(
                     entry.inserted = *expected;
                 }
             }
-            (StepKind::Delete, Some(entry)) => entry.deleted += reply.affected,
-            (StepKind::Insert, Some(entry)) => entry.inserted += reply.affected,
             _ => {}
         }
     }
-    for t in &report.tables {
+    for t in &mut report.tables {
+        let rows = session.rows(t.table);
+        t.deleted += rows.deleted;
+        t.inserted += rows.inserted;
         tracing::info!(
             table = t.table,
             copied = t.staged,

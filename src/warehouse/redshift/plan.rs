@@ -1,67 +1,14 @@
 //! Redshift plans: the statements of a load or of DDL, in order, with what each result means.
-//! `--dry-run` prints exactly these; [`super::execute`] runs them.
+//! `--dry-run` prints exactly these; [`super::execute`] runs them. The steps are the warehouse
+//! layer's one [`Step`] type.
 
 use super::{RedshiftError, RedshiftTarget, Result};
 use crate::s3::S3Location;
 use crate::schema::{Table, TABLES};
 use crate::sink::s3::{manifest_key, LatestRun};
+use crate::warehouse::ddl::{ddl_steps, session_steps};
+use crate::warehouse::plan::{script, Step, StepKind, BEGIN, COMMIT};
 use crate::warehouse::sql::{IamRole, RedshiftLoad, S3Url, Sql, WriteMode};
-
-/// What the loader does with a statement's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepKind {
-    /// Nothing beyond success: DDL, locks.
-    Plain,
-    /// Creates the table's temporary stage: from here on the stage is dropped however the load
-    /// ends.
-    CreateStage,
-    /// `BEGIN`: from here on a failure rolls back.
-    Begin,
-    /// `COMMIT`: the load takes effect.
-    Commit,
-    /// A COPY from `manifest`; a failure is explained from the load-error tables.
-    Copy {
-        /// The manifest URL.
-        manifest: S3Url,
-    },
-    /// `SELECT pg_last_copy_count()`, which must return `expected`.
-    CopyCount {
-        /// The manifest URL of the COPY checked.
-        manifest: S3Url,
-        /// Rows the run wrote.
-        expected: u64,
-    },
-    /// Deletes target rows (counted).
-    Delete,
-    /// Inserts target rows (counted).
-    Insert,
-    /// Drops the table's stage, after `COMMIT` or after a failure: a failure is only logged.
-    DropStage,
-    /// Lists the existing columns of the star-schema tables; a table shaped otherwise than
-    /// [`crate::schema`] stops the plan here, before anything changed.
-    Shape,
-}
-
-/// One statement of a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// The table it is for, if any.
-    pub table: Option<&'static str>,
-    /// The statement, ending in `;`.
-    pub sql: String,
-    /// What its result means.
-    pub kind: StepKind,
-}
-
-impl Step {
-    fn new(table: Option<&'static str>, sql: &str, kind: StepKind) -> Step {
-        Step {
-            table,
-            sql: sql.to_owned(),
-            kind,
-        }
-    }
-}
 
 /// The statements of a load or of DDL, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,18 +24,9 @@ pub struct LoadPlan {
 impl LoadPlan {
     /// The statements, one after another, as `--dry-run` prints them.
     pub fn script(&self) -> String {
-        let mut out = String::new();
-        for step in &self.steps {
-            out.push_str(step.sql.trim_end());
-            out.push('\n');
-        }
-        out
+        script(&self.steps, "")
     }
 }
-
-pub(super) const BEGIN: &str = "BEGIN;";
-pub(super) const COMMIT: &str = "COMMIT;";
-pub(super) const ROLLBACK: &str = "ROLLBACK;";
 
 /// One table of a published run, ready to COPY.
 #[derive(Debug, Clone)]
@@ -174,7 +112,7 @@ pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteM
     };
     // Tables copied into a stage before the transaction (and inserted from it inside).
     let staged = |s: &CopySource| mode.stages() && s.files > 0;
-    let mut steps = session_steps(sql);
+    let mut steps = session_steps(sql, true);
     for (s, l) in loads.iter().filter(|(s, _)| staged(s)) {
         steps.extend(
             l.create_stage
@@ -183,7 +121,7 @@ pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteM
         );
         steps.extend(copy(s, l));
     }
-    steps.push(Step::new(None, BEGIN, StepKind::Begin));
+    steps.push(Step::of(BEGIN, StepKind::Begin));
     steps.extend(loads.iter().map(|(s, l)| on(s, &l.lock, StepKind::Plain)));
     for (s, l) in &loads {
         steps.push(on(s, &l.delete, StepKind::Delete));
@@ -193,7 +131,7 @@ pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteM
             _ => {}
         }
     }
-    steps.push(Step::new(None, COMMIT, StepKind::Commit));
+    steps.push(Step::of(COMMIT, StepKind::Commit));
     for (s, l) in loads.iter().filter(|(s, _)| staged(s)) {
         steps.extend(l.drop_stage.iter().map(|d| on(s, d, StepKind::DropStage)));
     }
@@ -204,47 +142,12 @@ pub fn plan_load(sql: &Sql, sources: &[CopySource], role: &IamRole, mode: WriteM
     }
 }
 
-/// The steps every load starts with: the session's `SET`s, then the shape check.
-fn session_steps(sql: &Sql) -> Vec<Step> {
-    let mut steps: Vec<Step> = sql
-        .setup()
-        .iter()
-        .map(|s| Step::new(None, s, StepKind::Plain))
-        .collect();
-    steps.push(Step::new(
-        None,
-        &crate::warehouse::shape::columns_query(sql),
-        StepKind::Shape,
-    ));
-    steps
-}
-
 /// Creates (`create = true`) or drops the star-schema tables, idempotently, in one transaction.
 pub fn plan_ddl(sql: &Sql, create: bool) -> LoadPlan {
-    let statements = if create {
-        sql.create_tables()
-    } else {
-        sql.drop_tables()
-    };
-    let mut steps = if create {
-        session_steps(sql)
-    } else {
-        sql.setup()
-            .iter()
-            .map(|s| Step::new(None, s, StepKind::Plain))
-            .collect()
-    };
-    steps.push(Step::new(None, BEGIN, StepKind::Begin));
-    steps.extend(
-        statements
-            .iter()
-            .map(|sql| Step::new(None, sql, StepKind::Plain)),
-    );
-    steps.push(Step::new(None, COMMIT, StepKind::Commit));
     LoadPlan {
         mode: WriteMode::Replace,
         tables: Vec::new(),
-        steps,
+        steps: ddl_steps(sql, create),
     }
 }
 

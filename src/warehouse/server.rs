@@ -1,12 +1,13 @@
 //! One connection type for both dialects: the [`Executor`] trait runs single statements on one
 //! session, so that plans run the same way on a real server (PostgreSQL or Redshift, both over
 //! the PostgreSQL protocol) and on a test's recording fake or emulation.
+//!
+//! A leaf: it depends on the driver only, so that [`super::exec`], [`super::shape`] and
+//! [`super::postgres`] can all use it without depending on each other.
 
 use std::future::Future;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
-
-use crate::warehouse::postgres::describe;
 
 /// What one statement returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +26,7 @@ impl Reply {
 }
 
 /// A statement that failed, as the server (or the driver) explained it: the `#[source]` of
-/// [`super::ExecError::Statement`].
+/// [`super::exec::ExecError::Statement`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ServerError {
@@ -86,4 +87,34 @@ impl Executor for Client {
     fn client(&self) -> Option<&Client> {
         Some(self)
     }
+}
+
+/// One line explaining a driver error: the server's message, SQLSTATE, detail and hint when it is
+/// a database error, otherwise the driver's message and its causes.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(d) = db.detail() {
+            s.push_str("; detail: ");
+            s.push_str(d);
+        }
+        if let Some(h) = db.hint() {
+            s.push_str("; hint: ");
+            s.push_str(h);
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
