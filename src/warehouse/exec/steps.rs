@@ -143,3 +143,79 @@ async fn drop_stage<E: Executor>(exec: &mut E, step: &Step) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::plan::{BEGIN, COMMIT};
+
+    /// Records statements; fails the one equal to `fail`, and answers `DELETE 2` to the others.
+    struct Recorder {
+        log: Vec<String>,
+        fail: &'static str,
+    }
+
+    impl Executor for Recorder {
+        async fn run(&mut self, sql: &str) -> Result<Reply, ServerError> {
+            self.log.push(sql.to_owned());
+            if sql == self.fail {
+                return Err(ServerError {
+                    code: Some("XX000".into()),
+                    message: "ERROR: injected".into(),
+                });
+            }
+            Ok(Reply {
+                rows: Vec::new(),
+                affected: 2,
+            })
+        }
+    }
+
+    fn plan() -> Vec<Step> {
+        let on = |sql: &str, kind| Step::new(Some("users"), sql, kind);
+        vec![
+            on("CREATE TEMP TABLE stage_users;", StepKind::CreateStage),
+            Step::of(BEGIN, StepKind::Begin),
+            on("DELETE FROM users;", StepKind::Delete),
+            on("INSERT INTO users;", StepKind::Insert),
+            Step::of(COMMIT, StepKind::Commit),
+            on("DROP TABLE stage_users;", StepKind::DropStage),
+        ]
+    }
+
+    /// Runs `plan()` with `fail` failing; returns the statements sent and the rows counted.
+    async fn execute(fail: &'static str) -> (Vec<String>, TableRows) {
+        let mut exec = Recorder {
+            log: Vec::new(),
+            fail,
+        };
+        let mut session = StepSession::new(Dialect::Postgres);
+        let steps = plan();
+        for step in &steps {
+            if session.run(&mut exec, step).await.is_err() {
+                session.clean_up(&mut exec, &steps, "load").await;
+                break;
+            }
+        }
+        (exec.log, session.rows("users"))
+    }
+
+    #[tokio::test]
+    async fn a_failure_rolls_back_then_drops_the_stage_and_rows_are_counted() {
+        let (log, rows) = execute("INSERT INTO users;").await;
+        assert_eq!(
+            &log[3..],
+            ["INSERT INTO users;", ROLLBACK, "DROP TABLE stage_users;"]
+        );
+        assert_eq!((rows.deleted, rows.inserted), (2, 0));
+
+        // No ROLLBACK after a failed COMMIT: the server ended the transaction.
+        let (log, _) = execute(COMMIT).await;
+        assert_eq!(&log[4..], [COMMIT, "DROP TABLE stage_users;"]);
+
+        // A failed stage drop is only logged; the plan completes.
+        let (log, rows) = execute("DROP TABLE stage_users;").await;
+        assert_eq!(log.len(), 6);
+        assert_eq!((rows.deleted, rows.inserted), (2, 2));
+    }
+}
