@@ -23,14 +23,16 @@
 #                      swings by ±15%; rounds interleave the tools so drift hits them alike)
 #   TOOLS="sparkify duckdb polars"   which tools run (sparkify always runs first: the reference);
 #                      `sparkify-window` is `sparkify etl --window day` on the same input
-#   DAYS=30            days of logs the generator spreads the events over (one log file a day)
+#   DAYS=30            days of logs the generator spreads the events over (one log file a day);
+#                      another count is another data set, named <size>-<DAYS>d (data, outputs,
+#                      results-<size>-<DAYS>d.md)
 #   WARM=once|each     read every input file once before the rounds (default) or before every run
 #   RSS_LIMIT_MB=n     kill a run whose resident memory passes n MB and record it as failed
 #                      (default: half the machine's RAM), so that a peer needing more memory than
 #                      the machine has fails alone instead of taking other jobs down with it
 #   DATA_ROOT, OUT_ROOT   where data and outputs go (default benches/compare/.data, .out)
 #
-# Writes benches/compare/results-<size>.md; exits 1 when a peer's output differs from sparkify's.
+# Writes benches/compare/results-<size>.md (results-<size>-<DAYS>d.md when DAYS is not 30); exits 1 when a peer's output differs from sparkify's.
 set -euo pipefail
 export LC_ALL=C
 
@@ -73,12 +75,22 @@ auto) [ "$SIZE" = small ] && DEEP=1 || DEEP=0 ;;
     ;;
 esac
 
+case "$DAYS" in
+'' | *[!0-9]* | 0)
+    echo "DAYS must be a positive number" >&2
+    exit 2
+    ;;
+esac
+# Another day count is another data set: its own data, outputs and report (e.g. backfill-10-365d).
+NAME="$SIZE"
+[ "$DAYS" = 30 ] || NAME="$SIZE-${DAYS}d"
+
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 VENV="$HERE/.venv"
-DATA="${DATA_ROOT:-$HERE/.data}/$SIZE"
-OUT="${OUT_ROOT:-$HERE/.out}/$SIZE"
+DATA="${DATA_ROOT:-$HERE/.data}/$NAME"
+OUT="${OUT_ROOT:-$HERE/.out}/$NAME"
 TOOLS="sparkify $(echo "${TOOLS:-$DEFAULT_TOOLS}" | tr ' ' '\n' | grep -vx -e sparkify -e '' | tr '\n' ' ' || true)"
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -218,8 +230,8 @@ done
 
 # 5. checks and the report
 say "checking the outputs against sparkify's${DEEP:+ (deep=$DEEP)}"
-"$PY" "$HERE/report.py" --size "$SIZE" --params "$PARAMS" --data "$DATA" --run-dir "$OUT" \
-    --tools "$TOOLS" --runs "$RUNS" --md "$HERE/results-$SIZE.md" --deep "$DEEP" \
+"$PY" "$HERE/report.py" --size "$NAME" --params "$PARAMS" --data "$DATA" --run-dir "$OUT" \
+    --tools "$TOOLS" --runs "$RUNS" --md "$HERE/results-$NAME.md" --deep "$DEEP" \
     --sparkify-version "$SPARKIFY_VERSION ($BUILD)" \
     --git-rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
     --load-before "$LOAD_BEFORE"
