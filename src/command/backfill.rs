@@ -13,6 +13,11 @@
 //! SIGKILL at any moment the output holds every window up to some window, complete, and the
 //! state file inside it says which: `--resume` reads it and goes on with the next window, the
 //! users taken back from the published `users` table.
+//!
+//! A publish only waits on the disk (flushing the window's files and folders, the exchange,
+//! removing the previous output), so it runs on a thread of its own while the next window
+//! streams; that window waits for it before it loads, links or publishes anything, so the windows
+//! are still published one after the other, in order, each whole.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -276,6 +281,17 @@ pub fn execute_windows(
         .sum();
     let mut files_done = 0;
     let mut next_stage = Some(first_stage);
+    // The part numbers the next window's songplays and time files start at: after those of the
+    // output so far (counted here, so that a window streams while the previous one publishes).
+    let mut parts = if resumed {
+        [
+            next_part(&output.join(SONGPLAYS.name))?,
+            next_part(&output.join(TIME.name))?,
+        ]
+    } else {
+        [0, 0]
+    };
+    let mut publishing = Publishing::default();
     for (at, window) in windows.iter().enumerate().skip(skipped) {
         let first = at == skipped;
         let stage = match next_stage.take() {
@@ -291,8 +307,6 @@ pub fn execute_windows(
             for (table, batch) in [(&SONGS, &catalog.songs), (&ARTISTS, &catalog.artists)] {
                 totals.add(write_table(&dir, table, batch, plan.writer, false)?);
             }
-        } else {
-            link_tables(&output, &dir, &["songs", "artists"])?;
         }
         let event_rejects = RejectSink::create_as(
             &dir,
@@ -309,10 +323,15 @@ pub fn execute_windows(
             files: &files,
             catalog: &catalog,
             window,
-            base,
+            parts,
         };
         let users_so_far = std::mem::take(&mut users);
         let outcome = stream_window(&dir, &input, plan, users_so_far, bar, &event_rejects);
+        // The previous window is published before this one goes on: its load, links and state
+        // build on the output as that window left it.
+        if publishing.wait()? {
+            count_published(&mut summary);
+        }
         let (tables, window_users) = match outcome {
             Ok((tables, users, counts)) => {
                 counts.count_into(&mut summary, &mut cuts);
@@ -323,17 +342,25 @@ pub fn execute_windows(
         users = window_users;
         rejected += event_rejects.finish()?.count;
         for t in tables {
+            if t.name == SONGPLAYS.name {
+                parts[0] += t.files as usize;
+            } else if t.name == TIME.name {
+                parts[1] += t.files as usize;
+            }
             totals.add(t);
         }
         test_point(&format!("window-{at}-written"));
+        // The files this window wrote, to flush; the rest of its folder will be hard links to
+        // the published output's files, which are on disk already.
+        let written = files_under(&dir)?;
+        if !first {
+            link_tables(&output, &dir, &["songs", "artists"])?;
+        }
         let scope = LoadScope {
             starts: base.is_none(),
             range: plan.range.within(window.start, window.end),
         };
         load(&dir, &mut summary, scope)?;
-        // The window's own files are flushed here; the previous output's, linked below, are on
-        // disk already, so the publish flushes only the folders.
-        crate::sink::switch::sync_tree(&dir, true).map_err(crate::sink::io_error(&dir))?;
         if let Some(base) = base {
             link_tables(base, &dir, &["songplays", "time", REJECTS_DIR])?;
         }
@@ -341,12 +368,10 @@ pub fn execute_windows(
             done_until: window.end,
             ..state.clone()
         };
-        write_state(&dir.join(STATE_FILE), &state)?;
-        stage.publish_flushed()?;
-        test_point(&format!("window-{at}-published"));
-        if let Some(w) = summary.windows.as_mut() {
-            w.done += 1;
-        }
+        publishing.start(at, stage, written, state)?;
+    }
+    if publishing.wait()? {
+        count_published(&mut summary);
     }
     summary
         .stages
@@ -370,8 +395,9 @@ struct WindowInput<'a> {
     files: &'a [InputFile],
     catalog: &'a crate::transform::dims::SongCatalog,
     window: &'a Window,
-    /// The output so far, which the window adds to (`None`: the window starts it).
-    base: Option<&'a Path>,
+    /// The numbers of its first songplays and time part files (after those of the output so
+    /// far).
+    parts: [usize; 2],
 }
 
 /// Streams one window's events into `dir`: songplays and time parts numbered after those of
@@ -385,10 +411,8 @@ fn stream_window(
     bar: indicatif::ProgressBar,
     rejects: &RejectSink,
 ) -> Result<(Vec<TableSummary>, UserTracker, crate::summary::EventCounts)> {
-    let parts = |table: &str| input.base.map_or(Ok(0), |b| next_part(&b.join(table)));
-    let songplays =
-        TableWriter::new(dir, &SONGPLAYS, plan.writer)?.starting_at(parts(SONGPLAYS.name)?);
-    let time = TableWriter::new(dir, &TIME, plan.writer)?.starting_at(parts(TIME.name)?);
+    let songplays = TableWriter::new(dir, &SONGPLAYS, plan.writer)?.starting_at(input.parts[0]);
+    let time = TableWriter::new(dir, &TIME, plan.writer)?.starting_at(input.parts[1]);
     let filter = EventFilter {
         keep: plan.range.within(input.window.start, input.window.end),
         range: plan.range,
@@ -411,6 +435,106 @@ fn stream_window(
     let (tables, cuts) = finish_events(dir, plan.writer, dedup, songplays, time, users.clone())?;
     counts.truncations.merge(&cuts);
     Ok((tables, users, counts))
+}
+
+fn count_published(summary: &mut EtlSummary) {
+    if let Some(w) = summary.windows.as_mut() {
+        w.done += 1;
+    }
+}
+
+/// The publish of a written window, on a thread of its own so that the next window streams
+/// meanwhile: a publish only waits on the disk (flushes, the exchange, removing the previous
+/// output). At most one is under way, and the next window waits for it before it loads, links
+/// or publishes anything, so windows are published one after the other, in order.
+#[derive(Default)]
+struct Publishing(Option<std::thread::JoinHandle<Result<()>>>);
+
+impl Publishing {
+    /// Publishes the window `at`, staged in `stage` (`written`: the files it wrote; the rest are
+    /// links to the published output's files), with `state` as its state file.
+    fn start(
+        &mut self,
+        at: usize,
+        stage: Staging,
+        written: Vec<PathBuf>,
+        state: State,
+    ) -> Result<()> {
+        debug_assert!(self.0.is_none(), "one publish at a time");
+        let handle = std::thread::Builder::new()
+            .name("sparkify-publish".into())
+            .spawn(move || publish_window(at, stage, &written, &state))
+            .map_err(Error::Thread)?;
+        self.0 = Some(handle);
+        Ok(())
+    }
+
+    /// Waits for the publish under way; whether there was one.
+    fn wait(&mut self) -> Result<bool> {
+        match self.0.take() {
+            None => Ok(false),
+            Some(handle) => match handle.join() {
+                Ok(outcome) => outcome.map(|()| true),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+        }
+    }
+}
+
+impl Drop for Publishing {
+    /// A run failing while a window publishes lets that publish end: the window is then
+    /// published whole, or not at all if the publish fails or the process dies first.
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Publishes a window's folder: the files it wrote are flushed (side by side: concurrent
+/// flushes share the file system's journal commits), the state file written and flushed, then
+/// [`Staging::publish_flushed`] flushes each folder once — after its last file and hard link are
+/// in place, so that every name in it is durable — and switches the folder in.
+fn publish_window(at: usize, stage: Staging, written: &[PathBuf], state: &State) -> Result<()> {
+    std::thread::scope(|scope| {
+        let flushes: Vec<_> = written
+            .iter()
+            .map(|path| {
+                scope.spawn(move || {
+                    std::fs::File::open(path)
+                        .and_then(|f| f.sync_all())
+                        .map_err(crate::sink::io_error(path))
+                })
+            })
+            .collect();
+        flushes
+            .into_iter()
+            .try_for_each(|f| f.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })?;
+    write_state(&stage.path().join(STATE_FILE), state)?;
+    stage.publish_flushed()?;
+    test_point(&format!("window-{at}-published"));
+    Ok(())
+}
+
+/// The files under `dir`, in every sub-folder.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(at) = dirs.pop() {
+        for entry in std::fs::read_dir(&at).map_err(crate::sink::io_error(&at))? {
+            let entry = entry.map_err(crate::sink::io_error(&at))?;
+            let kind = entry
+                .file_type()
+                .map_err(crate::sink::io_error(entry.path()))?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// The log files a window reads: those named for its days, and those without a date.

@@ -87,7 +87,7 @@ pub(crate) fn read_catalog(
         Some(read) => read?,
         None => {
             let files = source.list("song_data")?;
-            let unreadable = in_groups(source, &files, None, rejects, &bar, |group| {
+            let unreadable = in_groups(source, &files, None, None, rejects, &bar, |group| {
                 group
                     .into_par_iter()
                     .for_each(|f| fold().parse(&f.name, Ok(f.bytes), rejects));

@@ -61,6 +61,11 @@ const BYTES_PER_PLAY: u64 = 512;
 const MAX_PRESIZED_PLAYS: u64 = 8 << 20;
 /// Bytes of a large log file read at a time, so memory holds parts of files, not whole ones.
 const PART_BYTES: usize = 16 << 20;
+/// Bytes parsed per group in a window of a windowed run: one part. A window is a few tens of MB
+/// (a day of a busy app), often less than one 64 MB group of a one-shot run, and a window made of
+/// one group is parsed first and written after, one core idle each time; in groups of a part,
+/// the writer encodes a group while the next one parses, as in a one-shot run.
+const WINDOW_GROUP_BYTES: usize = PART_BYTES;
 
 fn parse_log_piece_of(
     catalog: &SongCatalog,
@@ -171,25 +176,34 @@ pub(crate) fn stream_events(
                 Ok(o)
             })
             .map_err(Error::Thread)?;
-        let parsed = in_groups(source, files, Some(PART_BYTES), rejects, &bar, |group| {
-            rejects.check()?;
-            let pieces: Vec<(usize, &str, Piece<'_>)> = group
-                .iter()
-                .flat_map(|f| {
-                    let (index, name) = (f.index, f.name.as_str());
-                    split_lines(&f.bytes, f.starts_file, PIECE_BYTES)
-                        .into_iter()
-                        .map(move |p| (index, name, p))
-                })
-                .collect();
-            let parsed: Vec<ParsedLog> = pieces
-                .into_par_iter()
-                .map_init(JsonParser::default, |parser, (index, name, piece)| {
-                    parse_log_piece_of(catalog, filter, parser, index, name, piece)
-                })
-                .collect::<Result<_, ArrowError>>()?;
-            tx.send(parsed).map_err(|_| Error::WriterStopped)
-        });
+        let group_bytes = filter.windowed.then_some(WINDOW_GROUP_BYTES);
+        let parsed = in_groups(
+            source,
+            files,
+            Some(PART_BYTES),
+            group_bytes,
+            rejects,
+            &bar,
+            |group| {
+                rejects.check()?;
+                let pieces: Vec<(usize, &str, Piece<'_>)> = group
+                    .iter()
+                    .flat_map(|f| {
+                        let (index, name) = (f.index, f.name.as_str());
+                        split_lines(&f.bytes, f.starts_file, PIECE_BYTES)
+                            .into_iter()
+                            .map(move |p| (index, name, p))
+                    })
+                    .collect();
+                let parsed: Vec<ParsedLog> = pieces
+                    .into_par_iter()
+                    .map_init(JsonParser::default, |parser, (index, name, piece)| {
+                        parse_log_piece_of(catalog, filter, parser, index, name, piece)
+                    })
+                    .collect::<Result<_, ArrowError>>()?;
+                tx.send(parsed).map_err(|_| Error::WriterStopped)
+            },
+        );
         drop(tx);
         let written = write.join().map_err(|_| Error::WriterStopped)?;
         match (parsed, written) {

@@ -25,17 +25,20 @@ fn read_ahead(files: &[InputFile], part: Option<usize>) -> usize {
 }
 
 /// Runs `fetch` (or `fetch_lines` with parts of `part` bytes) on a thread of its own and calls
-/// `consume` with groups of fetched files, in order. Files that cannot be read whole (see
+/// `consume` with groups of fetched files, in order: groups of [`GROUP_BYTES`], or of at most
+/// `group` bytes when given. Files that cannot be read whole (see
 /// [`crate::source::Error::is_file_reject`]) go to `rejects`, one reject each, and are counted in
 /// the result; other read errors stop the transform.
 pub(super) fn in_groups(
     source: &dyn Source,
     files: &[InputFile],
     part: Option<usize>,
+    group: Option<usize>,
     rejects: &RejectSink,
     progress: &indicatif::ProgressBar,
     mut consume: impl FnMut(Vec<Fetched>) -> Result<()>,
 ) -> Result<u64> {
+    let group_limit = group.map_or(GROUP_BYTES, |g| g.clamp(1, GROUP_BYTES));
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(read_ahead(files, part));
         let budget = ByteBudget::new(READ_AHEAD_BYTES);
@@ -72,7 +75,14 @@ pub(super) fn in_groups(
             })
             .map_err(Error::Thread)?;
         let mut unreadable = 0;
-        let result = drain_groups(&rx, progress, rejects, &mut unreadable, &mut consume);
+        let result = drain_groups(
+            &rx,
+            group_limit,
+            progress,
+            rejects,
+            &mut unreadable,
+            &mut consume,
+        );
         drop(rx); // stops the reader early on failure
         result.map(|()| unreadable)
     })
@@ -80,6 +90,7 @@ pub(super) fn in_groups(
 
 fn drain_groups(
     rx: &Receiver<crate::source::Result<Fetched>>,
+    group_limit: usize,
     progress: &indicatif::ProgressBar,
     rejects: &RejectSink,
     unreadable: &mut u64,
@@ -114,9 +125,9 @@ fn drain_groups(
             progress.inc(u64::from(fetched.starts_file));
             progress.set_message(format!("{:.1} MB", total_bytes as f64 / 1e6));
             group.push(fetched);
-            let full = group_bytes >= GROUP_BYTES
+            let full = group_bytes >= group_limit
                 || group.len() >= 4096
-                || (group.len() >= threads * 2 && group_bytes >= GROUP_BYTES / 8);
+                || (group.len() >= threads * 2 && group_bytes >= group_limit / 8);
             if !full {
                 continue;
             }
