@@ -432,7 +432,7 @@ fn stream_window(
         dedup,
         songplays,
     } = events;
-    let (tables, cuts) = finish_events(dir, plan.writer, dedup, songplays, time, users.clone())?;
+    let (tables, cuts) = finish_events(dir, plan.writer, dedup, songplays, time, &users)?;
     counts.truncations.merge(&cuts);
     Ok((tables, users, counts))
 }

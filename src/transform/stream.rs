@@ -111,7 +111,7 @@ pub fn transform(
     events.counts.count_into(&mut summary, &mut cuts);
     let (users, dedup, songplays) = (events.users, events.dedup, events.songplays);
     let time = TableWriter::new(out, &TIME, options.writer)?;
-    let (written, user_cuts) = finish_events(out, options.writer, dedup, songplays, time, users)?;
+    let (written, user_cuts) = finish_events(out, options.writer, dedup, songplays, time, &users)?;
     cuts.merge(&user_cuts);
     tables.extend(written);
     summary
@@ -146,7 +146,7 @@ pub(crate) fn finish_events(
     dedup: Dedup,
     songplays: TableWriter,
     time: TableWriter,
-    users: UserTracker,
+    users: &UserTracker,
 ) -> Result<(Vec<TableSummary>, Truncations)> {
     let (time, (songplay_files, users)) = rayon::join(
         || -> Result<_> {
@@ -161,7 +161,7 @@ pub(crate) fn finish_events(
             rayon::join(
                 || songplays.finish(),
                 || -> Result<_> {
-                    let (batch, user_cuts) = users.into_batch()?;
+                    let (batch, user_cuts) = users.to_batch()?;
                     let users = write_table(out, &USERS, &batch, options, true)?;
                     Ok((users, user_cuts))
                 },

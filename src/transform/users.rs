@@ -175,7 +175,15 @@ impl UserTracker {
 
     /// The `users` table, sorted by `user_id`, and the text cuts made.
     pub fn into_batch(self) -> Result<(RecordBatch, Truncations), ArrowError> {
-        let mut rows: Vec<(i32, LatestEvent)> = self.latest.into_iter().collect();
+        self.to_batch()
+    }
+
+    /// [`UserTracker::into_batch`] keeping the tracker: a windowed run writes the users so far
+    /// after every window and goes on with them, so the table is built from references rather
+    /// than from a copy of every user's texts.
+    pub fn to_batch(&self) -> Result<(RecordBatch, Truncations), ArrowError> {
+        let mut rows: Vec<(i32, &LatestEvent)> =
+            self.latest.iter().map(|(id, e)| (*id, e)).collect();
         rows.sort_unstable_by_key(|(id, _)| *id);
         let n = rows.len();
         let cols = USERS.columns;
