@@ -19,17 +19,15 @@
 //! streams; that window waits for it before it loads, links or publishes anything, so the windows
 //! are still published one after the other, in order, each whole.
 
+mod publish;
+mod state;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-use arrow::array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::{Deserialize, Serialize};
 
 use super::pipeline::{failed_dir, keep_rejects, prepare_output};
 use crate::plan::TransformPlan;
 use crate::schema::{ARTISTS, SONGPLAYS, SONGS, TIME, USERS};
-use crate::sink::marker::MARKER;
 use crate::sink::parquet::TableWriter;
 use crate::sink::publish::Staging;
 use crate::sink::rejects::{RejectSink, REJECTS_DIR, REJECTS_FILE};
@@ -46,6 +44,8 @@ use crate::window::{
     day_of_file, logs_in, named_days, windows_between, EventFilter, Window, WindowSize, STATE_FILE,
 };
 use crate::{Error, Progress, Result};
+use publish::{count_published, files_under, link_tables, next_part, Publishing};
+use state::{previous_rejects, read_state, read_users, State};
 
 /// Errors of a windowed run's state.
 #[derive(Debug, thiserror::Error)]
@@ -84,59 +84,6 @@ pub enum BackfillError {
         /// A log file without a date in its name.
         file: String,
     },
-}
-
-/// What [`STATE_FILE`] holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct State {
-    /// The input read.
-    input: String,
-    /// The window size.
-    window: WindowSize,
-    /// `--since`/`--until`.
-    range: crate::window::TimeRange,
-    /// The end (epoch ms) of the last window published: windows ending at or before it are done.
-    done_until: i64,
-}
-
-impl State {
-    fn flags(&self) -> String {
-        format!(
-            "--input {} --window {} and events in {}",
-            self.input, self.window, self.range
-        )
-    }
-}
-
-fn read_state(output: &Path) -> Result<Option<State>> {
-    let path = output.join(STATE_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(state_error(&path, e.to_string())),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| state_error(&path, e.to_string()))
-}
-
-/// Writes `state` to `path`, flushed to disk.
-fn write_state(path: &Path, state: &State) -> Result<()> {
-    use std::io::Write;
-    let text = serde_json::to_string(state).map_err(|e| state_error(path, e.to_string()))?;
-    let mut file = std::fs::File::create(path).map_err(crate::sink::io_error(path))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(crate::sink::io_error(path))?;
-    Ok(())
-}
-
-fn state_error(path: &Path, reason: String) -> Error {
-    BackfillError::State {
-        path: path.to_path_buf(),
-        reason,
-    }
-    .into()
 }
 
 /// The windows of `plan` over the listed `logs` (already limited to the range): from the first
@@ -437,205 +384,12 @@ fn stream_window(
     Ok((tables, users, counts))
 }
 
-fn count_published(summary: &mut EtlSummary) {
-    if let Some(w) = summary.windows.as_mut() {
-        w.done += 1;
-    }
-}
-
-/// The publish of a written window, on a thread of its own so that the next window streams
-/// meanwhile: a publish only waits on the disk (flushes, the exchange, removing the previous
-/// output). At most one is under way, and the next window waits for it before it loads, links
-/// or publishes anything, so windows are published one after the other, in order.
-#[derive(Default)]
-struct Publishing(Option<std::thread::JoinHandle<Result<()>>>);
-
-impl Publishing {
-    /// Publishes the window `at`, staged in `stage` (`written`: the files it wrote; the rest are
-    /// links to the published output's files), with `state` as its state file.
-    fn start(
-        &mut self,
-        at: usize,
-        stage: Staging,
-        written: Vec<PathBuf>,
-        state: State,
-    ) -> Result<()> {
-        debug_assert!(self.0.is_none(), "one publish at a time");
-        let handle = std::thread::Builder::new()
-            .name("sparkify-publish".into())
-            .spawn(move || publish_window(at, stage, &written, &state))
-            .map_err(Error::Thread)?;
-        self.0 = Some(handle);
-        Ok(())
-    }
-
-    /// Waits for the publish under way; whether there was one.
-    fn wait(&mut self) -> Result<bool> {
-        match self.0.take() {
-            None => Ok(false),
-            Some(handle) => match handle.join() {
-                Ok(outcome) => outcome.map(|()| true),
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-        }
-    }
-}
-
-impl Drop for Publishing {
-    /// A run failing while a window publishes lets that publish end: the window is then
-    /// published whole, or not at all if the publish fails or the process dies first.
-    fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            let _ = handle.join();
-        }
-    }
-}
-
-/// Publishes a window's folder: the files it wrote are flushed (side by side: concurrent
-/// flushes share the file system's journal commits), the state file written and flushed, then
-/// [`Staging::publish_flushed`] flushes each folder once — after its last file and hard link are
-/// in place, so that every name in it is durable — and switches the folder in.
-fn publish_window(at: usize, stage: Staging, written: &[PathBuf], state: &State) -> Result<()> {
-    std::thread::scope(|scope| {
-        let flushes: Vec<_> = written
-            .iter()
-            .map(|path| {
-                scope.spawn(move || {
-                    std::fs::File::open(path)
-                        .and_then(|f| f.sync_all())
-                        .map_err(crate::sink::io_error(path))
-                })
-            })
-            .collect();
-        flushes
-            .into_iter()
-            .try_for_each(|f| f.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })?;
-    write_state(&stage.path().join(STATE_FILE), state)?;
-    stage.publish_flushed()?;
-    test_point(&format!("window-{at}-published"));
-    Ok(())
-}
-
-/// The files under `dir`, in every sub-folder.
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(at) = dirs.pop() {
-        for entry in std::fs::read_dir(&at).map_err(crate::sink::io_error(&at))? {
-            let entry = entry.map_err(crate::sink::io_error(&at))?;
-            let kind = entry
-                .file_type()
-                .map_err(crate::sink::io_error(entry.path()))?;
-            if kind.is_dir() {
-                dirs.push(entry.path());
-            } else if kind.is_file() {
-                files.push(entry.path());
-            }
-        }
-    }
-    Ok(files)
-}
-
 /// The log files a window reads: those named for its days, and those without a date.
 fn files_of(logs: &[InputFile], window: &Window) -> Vec<InputFile> {
     logs.iter()
         .filter(|f| day_of_file(&f.name).is_none_or(|d| window.holds_day(d)))
         .cloned()
         .collect()
-}
-
-/// The number after the highest `part-N` file in `dir` (0 when there is none).
-fn next_part(dir: &Path) -> Result<usize> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(crate::sink::io_error(dir)(e).into()),
-    };
-    let mut next = 0;
-    for entry in entries {
-        let entry = entry.map_err(crate::sink::io_error(dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let number = name
-            .strip_prefix("part-")
-            .and_then(|n| n.split('.').next())
-            .and_then(|n| n.parse::<usize>().ok());
-        if let Some(n) = number {
-            next = next.max(n + 1);
-        }
-    }
-    Ok(next)
-}
-
-/// Hard-links the files of `from/<folder>` for each of `folders` into `to/<folder>`, keeping
-/// those `to` already has (a rewritten catalogue rejects file).
-fn link_tables(from: &Path, to: &Path, folders: &[&str]) -> Result<()> {
-    for folder in folders {
-        let (src, dst) = (from.join(folder), to.join(folder));
-        let entries = match std::fs::read_dir(&src) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(crate::sink::io_error(&src)(e).into()),
-        };
-        std::fs::create_dir_all(&dst).map_err(crate::sink::io_error(&dst))?;
-        for entry in entries {
-            let entry = entry.map_err(crate::sink::io_error(&src))?;
-            let target = dst.join(entry.file_name());
-            if entry.file_name() == MARKER || target.exists() {
-                continue;
-            }
-            std::fs::hard_link(entry.path(), &target).map_err(crate::sink::io_error(&target))?;
-        }
-    }
-    Ok(())
-}
-
-/// The users a published output holds.
-fn read_users(output: &Path) -> Result<UserTracker> {
-    let dir = output.join(USERS.name);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(crate::sink::io_error(&dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    files.sort();
-    let mut batches: Vec<RecordBatch> = Vec::new();
-    for path in &files {
-        let fail = |reason: String| BackfillError::Users {
-            path: path.clone(),
-            reason,
-        };
-        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(|e| fail(e.to_string()))?;
-        for batch in reader {
-            batches.push(batch.map_err(|e| fail(e.to_string()))?);
-        }
-    }
-    let all = arrow::compute::concat_batches(&USERS.arrow_schema(), &batches)?;
-    Ok(UserTracker::from_batch(&all)?)
-}
-
-/// Event rejects the windows an earlier run published hold (lines of `_rejects/` other than the
-/// catalogue's file, which this run rewrites), counted against `--max-bad-records`.
-fn previous_rejects(output: &Path, resumed: bool) -> Result<u64> {
-    if !resumed {
-        return Ok(0);
-    }
-    let dir = output.join(REJECTS_DIR);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(0);
-    };
-    let mut lines = 0;
-    for entry in entries.flatten() {
-        if entry.file_name() == REJECTS_FILE {
-            continue;
-        }
-        let bytes = std::fs::read(entry.path()).map_err(crate::sink::io_error(entry.path()))?;
-        lines += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-    }
-    Ok(lines)
 }
 
 /// Turns a failed window's error into the run's: too many rejects keeps them beside the output
