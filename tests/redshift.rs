@@ -137,21 +137,7 @@ async fn load(
 
 /// Compares `actual` with `tests/golden/redshift/flow/<name>`; `UPDATE_GOLDEN=1` rewrites it.
 fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/redshift/flow")
-        .join(name);
-    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs (rerun with UPDATE_GOLDEN=1 after checking the change)\n--- issued\n{actual}",
-        path.display()
-    );
+    common::assert_golden(&format!("redshift/flow/{name}"), actual);
 }
 
 // ---------------------------------------------------------------------------------------------
