@@ -55,6 +55,7 @@ pub mod warehouse;
 pub mod window;
 
 pub use progress::Progress;
+pub use sys::one_malloc_arena;
 
 /// Everything that can stop a command, with what and where.
 #[derive(Debug, thiserror::Error)]

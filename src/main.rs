@@ -4,6 +4,7 @@ use clap::Parser;
 use sparkify::cli::Cli;
 
 fn main() {
+    sparkify::one_malloc_arena();
     let cli = Cli::parse();
     // sparkify's own messages at the chosen level; libraries (the AWS SDK, …) only when they fail.
     let level = match (cli.quiet, cli.verbose) {

@@ -1,5 +1,5 @@
-//! The crate's only `unsafe` code: memory-mapping input files, `flock`, `renameat2` and a test
-//! hook's `kill`. Each function states what it relies on; everything else is safe Rust
+//! The crate's only `unsafe` code: memory-mapping input files, `flock`, `renameat2`, the
+//! allocator's arena limit and a test hook's `kill`. Each function states what it relies on; everything else is safe Rust
 //! (`#![deny(unsafe_code)]` at the crate root, allowed here alone).
 
 #![allow(unsafe_code)]
@@ -65,6 +65,23 @@ pub fn rename_exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> std::io::Resul
     match done {
         0 => Ok(()),
         _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Keeps glibc's allocator to one arena, unless `MALLOC_ARENA_MAX` is set (glibc reads it
+/// itself). glibc gives threads arenas of their own, up to eight per core, and memory freed in
+/// one stays there: parse workers allocate a piece's arrays, the writer thread frees them, and a
+/// windowed run held ~720 MB at 10 GB of logs where one arena holds ~220 MB (BENCHMARKS.md,
+/// "Backfills"). The parsers allocate per 4 MB piece, not per record, so one arena's lock is not
+/// contended: CPU time is the same either way. Call it first in `main`, before any thread starts.
+pub fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: `mallopt` takes and returns plain integers and only changes a parameter of
+        // glibc's allocator, which takes its own lock; allocations already made stay valid.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }
 

@@ -10,30 +10,6 @@ use super::text::{TextColumn, Truncations};
 use crate::parse::event::Event;
 use crate::schema::USERS;
 
-/// What is kept of a user's latest event.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct LatestEvent {
-    /// The event time (epoch ms).
-    pub ts: i64,
-    /// The event's position in its session, to order events of the same millisecond.
-    pub item_in_session: i32,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    gender: Option<String>,
-    level: Option<String>,
-}
-
-/// Overwrites `slot` with `value`, reusing its allocation.
-fn set(slot: &mut Option<String>, value: Option<&str>) {
-    match (slot.as_mut(), value) {
-        (Some(s), Some(v)) => {
-            s.clear();
-            s.push_str(v);
-        }
-        (_, v) => *slot = v.map(str::to_string),
-    }
-}
-
 /// Each user's latest event seen in one piece of input. Their texts share one string, so a piece
 /// allocates nothing per user (a piece sees thousands of users; this runs for every event).
 #[derive(Debug, Default)]
@@ -85,35 +61,92 @@ impl ChunkUsers {
     }
 }
 
-/// Each user's latest event seen so far, over all pieces.
+/// A text kept once however many users share it: first names, last names, genders and levels
+/// repeat across users, so a user holds four small numbers instead of four strings.
+#[derive(Debug, Default, Clone)]
+struct Texts {
+    ids: FxHashMap<Arc<str>, u32>,
+    values: Vec<Arc<str>>,
+}
+
+/// The text number of a missing field.
+const NO_TEXT: u32 = u32::MAX;
+
+impl Texts {
+    /// The number of `value`, kept if new. Numbers cannot run out: each distinct text costs more
+    /// than 16 bytes here, so four billion of them would exhaust the memory first.
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(value) = value else {
+            return NO_TEXT;
+        };
+        if let Some(&id) = self.ids.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        let value: Arc<str> = Arc::from(value);
+        self.values.push(Arc::clone(&value));
+        self.ids.insert(value, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> Option<&str> {
+        self.values.get(id as usize).map(|v| &**v)
+    }
+}
+
+/// What is kept of a user's latest event: its order key and its four texts' numbers (first
+/// name, last name, gender, level); 32 bytes.
+#[derive(Debug, Clone, Copy)]
+struct User {
+    /// The event time (epoch ms).
+    ts: i64,
+    /// The event's position in its session, to order events of the same millisecond.
+    item_in_session: i32,
+    id: i32,
+    texts: [u32; 4],
+}
+
+/// Each user's latest event seen so far, over all pieces. Compact, because a windowed run keeps
+/// every user of the input for the whole run: a user takes ~45 bytes (its record, its slot in
+/// the index, its share of the distinct texts) where four strings of its own took ~250.
 #[derive(Debug, Default, Clone)]
 pub struct UserTracker {
-    latest: FxHashMap<i32, LatestEvent>,
+    /// Position of each user in `users`.
+    slots: FxHashMap<i32, u32>,
+    users: Vec<User>,
+    texts: Texts,
 }
 
 impl UserTracker {
-    /// Folds a later piece's users into this tracker; on equal order keys the earlier piece wins.
-    pub fn merge(&mut self, other: &ChunkUsers) {
-        for (&user, event) in &other.latest {
-            let kept = self.latest.entry(user).or_insert_with(|| LatestEvent {
+    /// The record of `id`, created empty (ordered before any event) if new.
+    fn user(&mut self, id: i32) -> &mut User {
+        let users = &mut self.users;
+        let slot = *self.slots.entry(id).or_insert_with(|| {
+            users.push(User {
                 ts: i64::MIN,
                 item_in_session: i32::MIN,
-                ..LatestEvent::default()
+                id,
+                texts: [NO_TEXT; 4],
             });
+            (users.len() - 1) as u32
+        });
+        &mut self.users[slot as usize]
+    }
+
+    /// Folds a later piece's users into this tracker; on equal order keys the earlier piece wins.
+    pub fn merge(&mut self, other: &ChunkUsers) {
+        for (&id, event) in &other.latest {
+            let kept = self.user(id);
             if (event.ts, event.item_in_session) <= (kept.ts, kept.item_in_session) {
                 continue;
             }
             kept.ts = event.ts;
             kept.item_in_session = event.item_in_session;
-            let slots = [
-                &mut kept.first_name,
-                &mut kept.last_name,
-                &mut kept.gender,
-                &mut kept.level,
-            ];
-            for (slot, at) in slots.into_iter().zip(event.fields) {
-                set(slot, other.field(at));
+            let mut texts = [NO_TEXT; 4];
+            for (text, at) in texts.iter_mut().zip(event.fields) {
+                *text = self.texts.id(other.field(at));
             }
+            self.user(id).texts = texts;
         }
     }
 
@@ -133,83 +166,70 @@ impl UserTracker {
             .column(5)
             .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or_else(|| wrong("level_at"))?;
-        let mut texts = Vec::with_capacity(4);
+        let mut columns = Vec::with_capacity(4);
         for c in 1..=4 {
-            texts.push(
+            columns.push(
                 batch
                     .column(c)
                     .as_string_opt::<i32>()
                     .ok_or_else(|| wrong(USERS.columns[c].name))?,
             );
         }
-        let text = |c: usize, row: usize| {
-            let col = texts[c];
-            col.is_valid(row).then(|| col.value(row).to_string())
-        };
-        let mut latest = FxHashMap::default();
+        let mut tracker = Self::default();
         for row in 0..batch.num_rows() {
-            latest.insert(
-                ids.value(row),
-                LatestEvent {
-                    ts: at.value(row).div_euclid(1000),
-                    item_in_session: i32::MIN,
-                    first_name: text(0, row),
-                    last_name: text(1, row),
-                    gender: text(2, row),
-                    level: text(3, row),
-                },
-            );
+            let mut texts = [NO_TEXT; 4];
+            for (text, column) in texts.iter_mut().zip(&columns) {
+                *text = tracker
+                    .texts
+                    .id(column.is_valid(row).then(|| column.value(row)));
+            }
+            *tracker.user(ids.value(row)) = User {
+                ts: at.value(row).div_euclid(1000),
+                item_in_session: i32::MIN,
+                id: ids.value(row),
+                texts,
+            };
         }
-        Ok(Self { latest })
+        Ok(tracker)
     }
 
     /// Number of users seen.
     pub fn len(&self) -> usize {
-        self.latest.len()
+        self.users.len()
     }
 
     /// Whether no user was seen.
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
+        self.users.is_empty()
     }
 
-    /// The `users` table, sorted by `user_id`, and the text cuts made.
-    pub fn into_batch(self) -> Result<(RecordBatch, Truncations), ArrowError> {
-        self.to_batch()
-    }
-
-    /// [`UserTracker::into_batch`] keeping the tracker: a windowed run writes the users so far
-    /// after every window and goes on with them, so the table is built from references rather
-    /// than from a copy of every user's texts.
+    /// The `users` table, sorted by `user_id`, and the text cuts made. It keeps the tracker: a
+    /// windowed run writes the users so far after every window and goes on with them.
     pub fn to_batch(&self) -> Result<(RecordBatch, Truncations), ArrowError> {
-        let mut rows: Vec<(i32, &LatestEvent)> =
-            self.latest.iter().map(|(id, e)| (*id, e)).collect();
-        rows.sort_unstable_by_key(|(id, _)| *id);
+        let mut rows: Vec<&User> = self.users.iter().collect();
+        rows.sort_unstable_by_key(|u| u.id);
         let n = rows.len();
         let cols = USERS.columns;
-        let mut first = TextColumn::new(&cols[1], n);
-        let mut last = TextColumn::new(&cols[2], n);
-        let mut gender = TextColumn::new(&cols[3], n);
-        let mut level = TextColumn::new(&cols[4], n);
-        for (_, e) in &rows {
-            first.append(e.first_name.as_deref());
-            last.append(e.last_name.as_deref());
-            gender.append(e.gender.as_deref());
-            level.append(e.level.as_deref());
+        let mut texts: [TextColumn; 4] = std::array::from_fn(|c| TextColumn::new(&cols[c + 1], n));
+        for user in &rows {
+            for (column, &id) in texts.iter_mut().zip(&user.texts) {
+                column.append(self.texts.get(id));
+            }
         }
         let mut cuts = Truncations::default();
-        for (col, c) in [(1, &first), (2, &last), (3, &gender), (4, &level)] {
-            cuts.add(USERS.name, cols[col].name, c.cut);
+        for (c, column) in texts.iter().enumerate() {
+            cuts.add(USERS.name, cols[c + 1].name, column.cut);
         }
-        let ids = Int32Array::from_iter_values(rows.iter().map(|(id, _)| *id));
+        let ids = Int32Array::from_iter_values(rows.iter().map(|u| u.id));
         let level_at =
-            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|(_, e)| e.ts * 1000));
+            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|u| u.ts * 1000));
+        let [first, last, gender, level] = texts.map(|mut c| Arc::new(c.finish()) as ArrayRef);
         let columns: Vec<ArrayRef> = vec![
             Arc::new(ids),
-            Arc::new(first.finish()),
-            Arc::new(last.finish()),
-            Arc::new(gender.finish()),
-            Arc::new(level.finish()),
+            first,
+            last,
+            gender,
+            level,
             Arc::new(level_at),
         ];
         Ok((RecordBatch::try_new(USERS.arrow_schema(), columns)?, cuts))
@@ -231,7 +251,7 @@ mod tests {
     }
 
     fn levels(tracker: UserTracker) -> Vec<(i32, String, String)> {
-        let (batch, _) = tracker.into_batch().unwrap();
+        let (batch, _) = tracker.to_batch().unwrap();
         let ids = arrow::array::as_primitive_array::<arrow::datatypes::Int32Type>(batch.column(0));
         let first = arrow::array::as_string_array(batch.column(1));
         let level = arrow::array::as_string_array(batch.column(4));
@@ -264,6 +284,39 @@ mod tests {
             vec![
                 (1, "Anna".to_string(), "paid".to_string()),
                 (2, "Bob".to_string(), "free".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_written_table_reads_back_as_the_same_users() {
+        let mut piece = ChunkUsers::default();
+        piece.observe(7, &event(30, 2, "paid", Some("Ann")));
+        piece.observe(3, &event(40, 0, "free", Some("Ann"))); // the same first name, kept once
+        piece.observe(5, &event(50, 1, "free", None)); // a missing name stays NULL
+        let mut tracker = UserTracker::default();
+        tracker.merge(&piece);
+        assert_eq!(tracker.texts.values.len(), 3, "Ann, paid, free");
+        let (written, _) = tracker.to_batch().unwrap();
+        let read = UserTracker::from_batch(&written).unwrap();
+        assert_eq!(read.to_batch().unwrap().0, written);
+        let first = arrow::array::as_string_array(written.column(1));
+        assert!(
+            arrow::array::Array::is_null(first, 1),
+            "user 5 has no first name"
+        );
+
+        // A resumed run's later event replaces the read-back one.
+        let mut resumed = read;
+        let mut later = ChunkUsers::default();
+        later.observe(5, &event(60, 0, "paid", Some("Eve")));
+        resumed.merge(&later);
+        assert_eq!(
+            levels(resumed),
+            vec![
+                (3, "Ann".to_string(), "free".to_string()),
+                (5, "Eve".to_string(), "paid".to_string()),
+                (7, "Ann".to_string(), "paid".to_string()),
             ]
         );
     }
