@@ -1,6 +1,6 @@
 //! The crate's only `unsafe` code: memory-mapping input files, `flock`, `renameat2`, the
-//! allocator's arena limit and a test hook's `kill`. Each function states what it relies on; everything else is safe Rust
-//! (`#![deny(unsafe_code)]` at the crate root, allowed here alone).
+//! allocator's arena limit and a test hook's `kill`. Each function states what it relies on;
+//! everything else is safe Rust (`#![deny(unsafe_code)]` at the crate root, allowed here alone).
 
 #![allow(unsafe_code)]
 
@@ -70,9 +70,9 @@ pub fn rename_exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> std::io::Resul
 
 /// Keeps glibc's allocator to one arena, unless `MALLOC_ARENA_MAX` is set (glibc reads it
 /// itself). glibc gives threads arenas of their own, up to eight per core, and memory freed in
-/// one stays there: parse workers allocate a piece's arrays, the writer thread frees them, and a
-/// windowed run held ~720 MB at 10 GB of logs where one arena holds ~220 MB (BENCHMARKS.md,
-/// "Backfills"). The parsers allocate per 4 MB piece, not per record, so one arena's lock is not
+/// one stays there: parse workers allocate a piece's arrays and the writer thread frees them. A
+/// windowed run over 10 GB of logs peaks at ~720 MB with glibc's default and ~220 MB with one
+/// arena (BENCHMARKS.md, "Backfills"). The parsers allocate per 4 MB piece, not per record, so one arena's lock is not
 /// contended: CPU time is the same either way. Call it first in `main`, before any thread starts.
 pub fn one_malloc_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

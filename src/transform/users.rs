@@ -108,7 +108,7 @@ struct User {
 
 /// Each user's latest event seen so far, over all pieces. Compact, because a windowed run keeps
 /// every user of the input for the whole run: a user takes ~45 bytes (its record, its slot in
-/// the index, its share of the distinct texts) where four strings of its own took ~250.
+/// the index, its share of the distinct texts).
 #[derive(Debug, Default, Clone)]
 pub struct UserTracker {
     /// Position of each user in `users`.
@@ -148,6 +148,23 @@ impl UserTracker {
             }
             self.user(id).texts = texts;
         }
+        self.drop_unused_texts();
+    }
+
+    /// Drops the texts no user holds any more once they outnumber twice those the users can
+    /// hold (four each), so that replaced texts (an input with a new name in every event) cannot
+    /// grow the table with the input; each text added costs O(1) of this work on average.
+    fn drop_unused_texts(&mut self) {
+        if self.texts.values.len() <= 8 * self.users.len() + 1024 {
+            return;
+        }
+        let mut kept = Texts::default();
+        for user in &mut self.users {
+            for text in &mut user.texts {
+                *text = kept.id(self.texts.get(*text));
+            }
+        }
+        self.texts = kept;
     }
 
     /// The tracker a published `users` table describes: each user's attributes and the time of
@@ -318,6 +335,22 @@ mod tests {
                 (5, "Eve".to_string(), "paid".to_string()),
                 (7, "Ann".to_string(), "paid".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn replaced_texts_do_not_pile_up() {
+        let mut tracker = UserTracker::default();
+        for ts in 0..10_000 {
+            let mut piece = ChunkUsers::default();
+            let name = format!("name-{ts}");
+            piece.observe(1, &event(ts, 0, "free", Some(&name)));
+            tracker.merge(&piece);
+        }
+        assert!(tracker.texts.values.len() <= 8 + 1024 + 1);
+        assert_eq!(
+            levels(tracker),
+            vec![(1, "name-9999".to_string(), "free".to_string())]
         );
     }
 }
