@@ -118,8 +118,9 @@ pub struct UserTracker {
 }
 
 impl UserTracker {
-    /// The record of `id`, created empty (ordered before any event) if new.
-    fn user(&mut self, id: i32) -> &mut User {
+    /// The record of `id`, created empty (ordered before any event) if new, and the table of
+    /// texts its fields are numbers into.
+    fn user(&mut self, id: i32) -> (&mut User, &mut Texts) {
         let users = &mut self.users;
         let slot = *self.slots.entry(id).or_insert_with(|| {
             users.push(User {
@@ -130,23 +131,21 @@ impl UserTracker {
             });
             (users.len() - 1) as u32
         });
-        &mut self.users[slot as usize]
+        (&mut self.users[slot as usize], &mut self.texts)
     }
 
     /// Folds a later piece's users into this tracker; on equal order keys the earlier piece wins.
     pub fn merge(&mut self, other: &ChunkUsers) {
         for (&id, event) in &other.latest {
-            let kept = self.user(id);
+            let (kept, texts) = self.user(id);
             if (event.ts, event.item_in_session) <= (kept.ts, kept.item_in_session) {
                 continue;
             }
             kept.ts = event.ts;
             kept.item_in_session = event.item_in_session;
-            let mut texts = [NO_TEXT; 4];
-            for (text, at) in texts.iter_mut().zip(event.fields) {
-                *text = self.texts.id(other.field(at));
+            for (text, at) in kept.texts.iter_mut().zip(event.fields) {
+                *text = texts.id(other.field(at));
             }
-            self.user(id).texts = texts;
         }
         self.drop_unused_texts();
     }
@@ -200,7 +199,7 @@ impl UserTracker {
                     .texts
                     .id(column.is_valid(row).then(|| column.value(row)));
             }
-            *tracker.user(ids.value(row)) = User {
+            *tracker.user(ids.value(row)).0 = User {
                 ts: at.value(row).div_euclid(1000),
                 item_in_session: i32::MIN,
                 id: ids.value(row),
